@@ -1,0 +1,1 @@
+//! `aisle-log-embedded`: The embedded runtime: Aisle's own durable log on local disk.

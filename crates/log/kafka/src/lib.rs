@@ -1,0 +1,1 @@
+//! `aisle-log-kafka`: The Kafka runtime: the aisle-log interface over rdkafka.

@@ -1,0 +1,1 @@
+//! `aisle-testkit`: Shared test fixtures and the log conformance suite run against both runtimes.
