@@ -1,1 +1,6 @@
-//! `aisle-events`: Aisle's event contracts: Rust types for the Avro schemas, the Avro codec, Confluent wire framing, topic names.
+//! `aisle-events`: Aisle's event contracts.
+//!
+//! # Layout
+//! * `wire`: Confluent's wire format (magic byte 0, 4-byte big-endian schema id, Avro binary).
+
+pub mod wire;
