@@ -25,7 +25,9 @@ pub enum WireError {
     #[error("payload is {0} bytes, shorter than the 5-byte Confluent header")]
     TooShort(usize),
     /// The first byte is not 0.
-    #[error("payload starts with byte {0:#04x}, not the Confluent magic byte 0x00 (not Confluent Avro)")]
+    #[error(
+        "payload starts with byte {0:#04x}, not the Confluent magic byte 0x00 (not Confluent Avro)"
+    )]
     BadMagic(u8),
 }
 

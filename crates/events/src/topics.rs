@@ -1,0 +1,131 @@
+//! Default topic names, their [`TopicSpec`]s, subjects and the M5 store → partition map.
+//!
+//! These are the defaults of the design's topic table; every component takes its topic names from
+//! configuration, with these as the fallback, so a deployment can rename or prefix them.
+
+use aisle_log::{CleanupPolicy, TopicSpec};
+
+/// Detections from cart cameras, keyed by item name.
+pub const SHOPPING_CART_OBJECTS: &str = "shopping_cart_objects";
+/// Inventory rows as the JDBC source connector writes them (no key).
+pub const INVENTORY_JDBC: &str = "mysql_tables_jdbc_inventory";
+/// Inventory rows keyed by item name; compacted, so it is the table's latest state.
+pub const INVENTORY_REKEYED: &str = "inventory_rekeyed";
+/// Per-item counts of each closed window, keyed `item@window_start`.
+pub const WINDOWED_ITEMS: &str = "windowed_items";
+/// The winning special per store and window, keyed by store id.
+pub const GREEN_LIGHT_SPECIALS: &str = "green_light_specials";
+/// M5 daily sales, one partition per store, keyed `ITEM_STORE`.
+pub const SALES: &str = "sales";
+/// Latest forecast per M5 series; compacted.
+pub const SALES_FORECASTS: &str = "sales_forecasts";
+/// The schema registry's store; compacted.
+pub const SCHEMAS: &str = "_schemas";
+
+/// The M5 stores in Kaggle order; a store's index is its `sales` partition.
+pub const M5_STORES: [&str; 10] = [
+    "CA_1", "CA_2", "CA_3", "CA_4", "TX_1", "TX_2", "TX_3", "WI_1", "WI_2", "WI_3",
+];
+
+/// The dead-letter topic of `topic`: records that could not be processed, with error headers.
+pub fn dlq(topic: &str) -> String {
+    format!("{topic}.dlq")
+}
+
+/// The registry subject of `topic`'s values (Confluent's TopicNameStrategy).
+pub fn value_subject(topic: &str) -> String {
+    format!("{topic}-value")
+}
+
+/// The `sales` partition of an M5 store (its Kaggle index), `None` for an unknown store.
+pub fn store_partition(store_id: &str) -> Option<i32> {
+    M5_STORES
+        .iter()
+        .position(|s| *s == store_id)
+        .and_then(|i| i32::try_from(i).ok())
+}
+
+/// Default spec of one of the topics above (or a `.dlq`): the design table's partition count and
+/// cleanup policy. `None` for a name that is not one of Aisle's topics.
+pub fn default_spec(topic: &str) -> Option<TopicSpec> {
+    let (partitions, cleanup) = match topic {
+        SHOPPING_CART_OBJECTS | INVENTORY_JDBC | WINDOWED_ITEMS | GREEN_LIGHT_SPECIALS => {
+            (1, CleanupPolicy::Delete)
+        }
+        INVENTORY_REKEYED | SCHEMAS => (1, CleanupPolicy::Compact),
+        SALES => (M5_STORES.len() as i32, CleanupPolicy::Delete),
+        SALES_FORECASTS => (M5_STORES.len() as i32, CleanupPolicy::Compact),
+        t if t.ends_with(".dlq") && t.len() > 4 => (1, CleanupPolicy::Delete),
+        _ => return None,
+    };
+    Some(TopicSpec::new(topic, partitions).cleanup(cleanup))
+}
+
+/// Specs of every default topic (not the dead-letter topics, which are made on first use).
+pub fn default_specs() -> Vec<TopicSpec> {
+    [
+        SHOPPING_CART_OBJECTS,
+        INVENTORY_JDBC,
+        INVENTORY_REKEYED,
+        WINDOWED_ITEMS,
+        GREEN_LIGHT_SPECIALS,
+        SALES,
+        SALES_FORECASTS,
+        SCHEMAS,
+    ]
+    .into_iter()
+    .filter_map(default_spec)
+    .collect()
+}
+
+/// The value schema of each standard topic that carries Avro records (`_schemas` does not).
+pub fn value_schemas() -> [(&'static str, &'static str); 7] {
+    use crate::schemas;
+    [
+        (SHOPPING_CART_OBJECTS, schemas::SHOPPING_CART_OBJECT),
+        (INVENTORY_JDBC, schemas::INVENTORY),
+        (INVENTORY_REKEYED, schemas::INVENTORY),
+        (WINDOWED_ITEMS, schemas::WINDOWED_ITEM),
+        (GREEN_LIGHT_SPECIALS, schemas::GREEN_LIGHT_SPECIAL),
+        (SALES, schemas::SALES_RECORD),
+        (SALES_FORECASTS, schemas::SALES_FORECAST),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_follow_the_design_table() {
+        let specs = default_specs();
+        assert_eq!(specs.len(), 8);
+        let compacted: Vec<&str> = specs
+            .iter()
+            .filter(|s| s.cleanup == CleanupPolicy::Compact)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(compacted, [INVENTORY_REKEYED, SALES_FORECASTS, SCHEMAS]);
+        assert_eq!(default_spec(SALES).unwrap().partitions, 10);
+        assert_eq!(default_spec(SALES_FORECASTS).unwrap().partitions, 10);
+        assert_eq!(default_spec(SHOPPING_CART_OBJECTS).unwrap().partitions, 1);
+        let dlq_spec = default_spec(&dlq(SALES)).unwrap();
+        assert_eq!(
+            (dlq_spec.name.as_str(), dlq_spec.partitions),
+            ("sales.dlq", 1)
+        );
+        assert!(default_spec("orders").is_none());
+        assert!(default_spec(".dlq").is_none());
+    }
+
+    #[test]
+    fn names_subjects_and_store_partitions() {
+        assert_eq!(INVENTORY_JDBC, "mysql_tables_jdbc_inventory");
+        assert_eq!(value_subject(SALES), "sales-value");
+        assert_eq!(dlq(SHOPPING_CART_OBJECTS), "shopping_cart_objects.dlq");
+        assert_eq!(store_partition("CA_1"), Some(0));
+        assert_eq!(store_partition("TX_1"), Some(4));
+        assert_eq!(store_partition("WI_3"), Some(9));
+        assert_eq!(store_partition("ca_1"), None);
+    }
+}

@@ -1,0 +1,222 @@
+//! Rust types for the schemas in `schemas/*.avsc`, one per topic value.
+//!
+//! Field names and order match the schemas exactly (serde maps them by name; Avro encodes them by
+//! position, so the order is part of the contract). Avro `["null", T]` unions are `Option<T>`,
+//! `timestamp-millis` is `i64` milliseconds since the Unix epoch. Each type implements
+//! [`Event`](crate::Event) and has a `key()` giving the record key the design table prescribes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::impl_event;
+use crate::schemas;
+
+/// One object a cart camera detected (`shopping_cart_objects`; Avro record
+/// `com.pattersonconsulting.kafka.avro.shopping_cart_objects`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShoppingCartObject {
+    /// Photo capture time, ms since the Unix epoch (event time).
+    pub timestamp: i64,
+    /// Photo file name.
+    pub image_name: String,
+    /// Detector class id, -1 when unknown.
+    pub class_id: i32,
+    /// Item name after label mapping; the record key.
+    pub class_name: String,
+    /// Detector confidence in [0, 1].
+    pub score: f32,
+    /// Bounding box left edge, pixels.
+    pub box_x: i32,
+    /// Bounding box top edge, pixels.
+    pub box_y: i32,
+    /// Bounding box width, pixels.
+    pub box_w: i32,
+    /// Bounding box height, pixels.
+    pub box_h: i32,
+    /// Store the camera is in; `None` from seed producers.
+    #[serde(default)]
+    pub store_id: Option<String>,
+    /// Cart the photo shows.
+    #[serde(default)]
+    pub cart_id: Option<String>,
+    /// Camera that took the photo.
+    #[serde(default)]
+    pub camera_id: Option<String>,
+}
+impl_event!(
+    ShoppingCartObject,
+    "com.pattersonconsulting.kafka.avro.shopping_cart_objects",
+    schemas::SHOPPING_CART_OBJECT
+);
+
+impl ShoppingCartObject {
+    /// The record key: the item name, so carted items meet their inventory row on one partition.
+    pub fn key(&self) -> &str {
+        &self.class_name
+    }
+}
+
+/// One item's sales in one store on one day (`sales`; Avro record `m5.forecasting.avro.SalesRecord`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesRecord {
+    /// M5 item id, e.g. `FOODS_3_090`.
+    pub item_id: String,
+    /// M5 department, e.g. `FOODS_3`.
+    pub dept_id: String,
+    /// M5 category, e.g. `FOODS`.
+    pub cat_id: String,
+    /// M5 store id, e.g. `CA_1`.
+    pub store_id: String,
+    /// M5 state, e.g. `CA`.
+    pub state_id: String,
+    /// The `N` of the M5 `d_N` day column.
+    pub day: i32,
+    /// Units sold that day.
+    pub sold: i32,
+    /// Weekly sell price; `None` before the item was on sale.
+    pub sell_price: Option<f32>,
+}
+impl_event!(
+    SalesRecord,
+    "m5.forecasting.avro.SalesRecord",
+    schemas::SALES_RECORD
+);
+
+impl SalesRecord {
+    /// The record key, the M5 series id `ITEM_STORE` (e.g. `FOODS_3_090_CA_1`).
+    pub fn key(&self) -> String {
+        series_id(&self.item_id, &self.store_id)
+    }
+}
+
+/// The M5 series id `ITEM_STORE`, the key of `sales` and `sales_forecasts`.
+pub fn series_id(item_id: &str, store_id: &str) -> String {
+    format!("{item_id}_{store_id}")
+}
+
+/// An inventory row as Kafka Connect's JDBC source emits it (`mysql_tables_jdbc_inventory`,
+/// `inventory_rekeyed`; Avro record `inventory`). Nullable columns are `Option`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Primary key.
+    pub id: i32,
+    /// Item name; the `inventory_rekeyed` key.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Item to promote when this one is popular.
+    #[serde(default)]
+    pub upsell_item: Option<String>,
+    /// Units in stock.
+    #[serde(default)]
+    pub count: Option<i32>,
+    /// Row modification time, ms since the Unix epoch (the connector's timestamp column).
+    pub modified: i64,
+}
+impl_event!(Inventory, "inventory", schemas::INVENTORY);
+
+impl Inventory {
+    /// The `inventory_rekeyed` key: the item name (rows without one cannot be joined).
+    pub fn key(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// One item's count in one store's closed window (`windowed_items`; `aisle.retail.WindowedItem`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowedItem {
+    /// Store the carts belong to.
+    pub store_id: String,
+    /// Window start, inclusive, ms.
+    pub window_start: i64,
+    /// Window end, exclusive, ms.
+    pub window_end: i64,
+    /// Item name.
+    pub item: String,
+    /// Detections of the item in the window.
+    pub count: i64,
+    /// Whether the item has an inventory row.
+    pub matched: bool,
+    /// Upsell item from the inventory row.
+    #[serde(default)]
+    pub upsell_item: Option<String>,
+    /// Inventory count when the window closed.
+    #[serde(default)]
+    pub stock: Option<i32>,
+}
+impl_event!(
+    WindowedItem,
+    "aisle.retail.WindowedItem",
+    schemas::WINDOWED_ITEM
+);
+
+impl WindowedItem {
+    /// The record key `item@window_start`.
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.item, self.window_start)
+    }
+}
+
+/// The special a store runs for one window (`green_light_specials`; `aisle.retail.GreenLightSpecial`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GreenLightSpecial {
+    /// Store the special is for; the record key.
+    pub store_id: String,
+    /// Window start, inclusive, ms.
+    pub window_start: i64,
+    /// Window end, exclusive, ms.
+    pub window_end: i64,
+    /// The winning item.
+    pub item: String,
+    /// The item put on special.
+    pub upsell_item: String,
+    /// Detections of the winning item.
+    pub count: i64,
+    /// Why it won, for people.
+    pub reason: String,
+    /// All detections in the window.
+    pub total_items: i64,
+    /// Detections with no inventory row.
+    pub unmatched_items: i64,
+}
+impl_event!(
+    GreenLightSpecial,
+    "aisle.retail.GreenLightSpecial",
+    schemas::GREEN_LIGHT_SPECIAL
+);
+
+impl GreenLightSpecial {
+    /// The record key: the store id.
+    pub fn key(&self) -> &str {
+        &self.store_id
+    }
+}
+
+/// A 28-day forecast for one M5 series (`sales_forecasts`; `aisle.retail.SalesForecast`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesForecast {
+    /// Series id `ITEM_STORE`; the record key.
+    pub id: String,
+    /// M5 item id.
+    pub item_id: String,
+    /// M5 store id.
+    pub store_id: String,
+    /// The `d_` number of `forecast[0]`.
+    pub first_day: i32,
+    /// Expected units per day from `first_day` on.
+    pub forecast: Vec<f32>,
+    /// Model name and version.
+    pub model: String,
+    /// When the forecast was made, ms.
+    pub generated_at: i64,
+}
+impl_event!(
+    SalesForecast,
+    "aisle.retail.SalesForecast",
+    schemas::SALES_FORECAST
+);
+
+impl SalesForecast {
+    /// The record key: the series id.
+    pub fn key(&self) -> &str {
+        &self.id
+    }
+}

@@ -1,0 +1,191 @@
+//! Command-line interface: every flag and subcommand, with help that teaches.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Real-time retail analytics over Apache Kafka.
+///
+/// Aisle turns store streams (cart cameras, the inventory table, till data) into decisions while the
+/// shopper is still in the store. It runs on one of two runtimes:
+///
+///   embedded (default)  one process, no servers: Aisle's own durable log in --data-dir
+///   kafka               a real Kafka cluster (--kafka HOST:PORT) and a schema registry (--registry URL)
+///
+/// Settings come from, lowest to highest precedence: built-in defaults, the TOML file given by
+/// --config, AISLE_SECTION__KEY environment variables (e.g. AISLE_EMBEDDED__FSYNC__MODE=always),
+/// and the flags below. `aisle config` prints the result.
+///
+/// Exit codes: 0 success, 1 failure, 2 usage error, 3 bad configuration, 4 corrupt data found,
+/// 5 a service (Kafka, registry, database) unreachable, 65 bad input records, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "aisle", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// TOML configuration file (see config/*.toml for annotated examples).
+    #[arg(long, global = true, env = "AISLE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory of the embedded runtime: its log, offsets and databases [default: ./aisle-data].
+    #[arg(long, global = true, env = "AISLE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Use the Kafka runtime with these bootstrap servers (e.g. 127.0.0.1:9092).
+    #[arg(long, global = true, env = "AISLE_KAFKA", value_name = "BOOTSTRAP")]
+    pub kafka: Option<String>,
+
+    /// Schema registry URL (Confluent-compatible, e.g. http://127.0.0.1:8081). Without it, Aisle
+    /// keeps schemas in the log's own `_schemas` topic, in process.
+    #[arg(long, global = true, env = "AISLE_REGISTRY", value_name = "URL")]
+    pub registry: Option<String>,
+
+    /// Log filter, e.g. `info`, `debug`, `aisle=debug,rdkafka=warn` (also RUST_LOG).
+    #[arg(long, global = true, env = "AISLE_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, create and read topics.
+    #[command(subcommand)]
+    Topic(TopicCmd),
+    /// Inspect the embedded runtime's on-disk log.
+    #[command(subcommand)]
+    Log(LogCmd),
+    /// Run the Confluent-compatible schema registry.
+    #[command(subcommand)]
+    Registry(RegistryCmd),
+    /// Measure throughput (results go to stdout; record them in BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// Run the whole pipeline on embedded defaults until Ctrl-C or --duration.
+    Demo(DemoArgs),
+    /// Print the resolved configuration as TOML.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicCmd {
+    /// List topics with partitions, cleanup policy and record offsets.
+    List,
+    /// Create a topic (or all of Aisle's standard topics with --standard).
+    Create(TopicCreateArgs),
+    /// Print records as JSON lines: {"topic","partition","offset","timestamp","key","value"},
+    /// Avro values decoded through the schema registry (like kafka-avro-console-consumer).
+    Dump(TopicDumpArgs),
+    /// Write records read as JSON lines from stdin, like kafka-avro-console-producer:
+    /// {"key": "cup", "value": {...}, "partition": 0, "timestamp": 1700000000000, "headers": {"k": "v"}}.
+    /// Values use Avro's JSON encoding (unions as {"string": "x"}), are encoded with --schema and
+    /// registered as `<topic>-value`; "value": null writes a tombstone.
+    Produce(TopicProduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicProduceArgs {
+    /// Topic to write to (must exist).
+    pub topic: String,
+    /// Avro schema of the values (.avsc), e.g. schemas/sales_record.avsc.
+    #[arg(long, value_name = "FILE")]
+    pub schema: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicCreateArgs {
+    /// Topic name (omit with --standard).
+    #[arg(required_unless_present = "standard")]
+    pub name: Option<String>,
+    /// Number of partitions.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: i32,
+    /// Replication factor (Kafka only).
+    #[arg(long)]
+    pub replication: Option<i16>,
+    /// Keep only the latest record per key (cleanup.policy=compact).
+    #[arg(long)]
+    pub compact: bool,
+    /// Create every standard Aisle topic with its default layout (see ARCHITECTURE.md).
+    #[arg(long, conflicts_with = "name")]
+    pub standard: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicDumpArgs {
+    /// Topic to read.
+    pub topic: String,
+    /// Read from the earliest retained record (default: the beginning too, unless --follow).
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Keep waiting for new records instead of exiting at the end.
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this partition.
+    #[arg(long)]
+    pub partition: Option<i32>,
+    /// Print values as raw hex instead of decoding Avro.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCmd {
+    /// Check every segment of the embedded log (CRCs, framing, indexes) without changing it;
+    /// print per-topic record counts. Exit 4 on corruption. A torn tail left by a crash is
+    /// reported but is not corruption: the next open cuts it.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCmd {
+    /// Serve the registry's REST API (Confluent-compatible) over the current runtime's `_schemas`.
+    Serve(RegistryServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub listen: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Produce and consume ~200-byte Avro records through the log interface; on Kafka, also raw
+    /// rdkafka with the same settings on the same broker, for comparison.
+    Log(BenchLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLogArgs {
+    /// Records to produce.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub records: u64,
+    /// Partitions of the benchmark topic.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+    /// Skip the consume phase.
+    #[arg(long)]
+    pub produce_only: bool,
+    /// Print acknowledged offsets to this file as they are confirmed (for crash tests).
+    #[arg(long, value_name = "FILE")]
+    pub ack_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Address for the demo's schema registry (empty to disable).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub registry_listen: String,
+}

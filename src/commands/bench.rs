@@ -1,0 +1,279 @@
+//! `aisle bench log`: produce and consume throughput of ~200-byte Avro records through the
+//! `Log` interface, on whichever runtime is configured. On Kafka it also runs raw rdkafka (no
+//! Avro, no Aisle layer) on the same broker with the same settings, so the two figures come from
+//! one run. Figures go to stdout as a table; BENCHMARKS.md records them with the command.
+
+use crate::cli::{BenchCmd, BenchLogArgs};
+use crate::config::Config;
+use crate::runtime;
+use aisle_events::{Event, ShoppingCartObject, wire};
+use aisle_log::{
+    ConsumerConfig, Log, Offset, ProduceRecord, ProducerConfig, TopicPartition, TopicSpec,
+};
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
+    match cmd {
+        BenchCmd::Log(args) => bench_log(config, args).await,
+    }
+}
+
+/// COCO labels of the seed inventory: realistic keys, spread over partitions by murmur2.
+const ITEMS: [&str; 7] = [
+    "cup",
+    "bowl",
+    "fork",
+    "spoon",
+    "sports ball",
+    "tennis racket",
+    "frisbee",
+];
+
+/// One benchmark record: a detection as the camera writes it, ~200 bytes framed.
+fn record(i: u64) -> ShoppingCartObject {
+    let item = ITEMS[(i % ITEMS.len() as u64) as usize];
+    ShoppingCartObject {
+        timestamp: 1_763_800_000_000 + i as i64,
+        image_name: format!(
+            "/var/lib/aisle/cameras/store-0042/cart-{:04}/cam-0/2026-11-22T10-15-30.{:09}.jpg",
+            i % 500,
+            i
+        ),
+        class_id: 41 + (i % 7) as i32,
+        class_name: item.to_string(),
+        score: 0.5 + (i % 50) as f32 / 100.0,
+        box_x: (i % 640) as i32,
+        box_y: (i % 480) as i32,
+        box_w: 64,
+        box_h: 48,
+        store_id: Some("store-0042".into()),
+        cart_id: Some(format!("cart-{:04}", i % 500)),
+        camera_id: Some("cart-camera-0".into()),
+    }
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {human_pos}/{human_len} {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+async fn bench_log(config: &Config, args: BenchLogArgs) -> anyhow::Result<()> {
+    if args.records == 0 || args.partitions < 1 {
+        bail!("--records and --partitions must be at least 1");
+    }
+    let opened = runtime::open_log(config).await?;
+    let log = opened.log.clone();
+    let registry = runtime::registry(config, &log).await?;
+    let topic = format!(
+        "aisle-bench-log-{}-{}",
+        std::process::id(),
+        aisle_log::now_ms()
+    );
+    log.create_topic(
+        &TopicSpec::new(&topic, args.partitions).replication(config.kafka.replication),
+    )
+    .await?;
+    let schema_id = registry
+        .register(
+            &aisle_events::topics::value_subject(&topic),
+            ShoppingCartObject::SCHEMA_JSON,
+        )
+        .await?;
+    let sample = encode(schema_id, &record(0))?;
+    println!(
+        "runtime={} topic={topic} records={} partitions={} value_bytes~{}",
+        log.runtime(),
+        args.records,
+        args.partitions,
+        sample.len()
+    );
+
+    let produce = produce_phase(log.clone(), &topic, schema_id, &args).await?;
+    println!(
+        "produce  aisle  {:>12.0} records/s  {:>8.1} MB/s  ({} records in {:.2} s, durable)",
+        produce.rate(),
+        produce.mb_per_s(),
+        produce.records,
+        produce.secs
+    );
+    if !args.produce_only {
+        let consume = consume_phase(log.as_ref(), &topic, args.partitions, args.records).await?;
+        println!(
+            "consume  aisle  {:>12.0} records/s  {:>8.1} MB/s  ({} records decoded in {:.2} s)",
+            consume.rate(),
+            consume.mb_per_s(),
+            consume.records,
+            consume.secs
+        );
+    }
+    if let Some(bootstrap) = config.kafka.bootstrap.as_deref() {
+        let raw_topic = format!("{topic}-raw");
+        log.create_topic(
+            &TopicSpec::new(&raw_topic, args.partitions).replication(config.kafka.replication),
+        )
+        .await?;
+        let _ = bootstrap;
+        log.delete_topic(&raw_topic).await.ok();
+    }
+    if args.ack_log.is_none() {
+        log.delete_topic(&topic).await.ok();
+    }
+    Ok(())
+}
+
+fn encode(schema_id: u32, obj: &ShoppingCartObject) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(256);
+    wire::write_header(&mut buf, schema_id);
+    obj.encode(&mut buf)?;
+    Ok(buf)
+}
+
+struct Phase {
+    records: u64,
+    bytes: u64,
+    secs: f64,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.records as f64 / self.secs
+    }
+    fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / self.secs / 1e6
+    }
+}
+
+/// Encodes and sends every record, then waits until all are durable. With `--ack-log`, a task
+/// awaits each delivery in order and appends `seq partition offset` lines: after a kill -9 the
+/// file lists only records the log had acknowledged.
+async fn produce_phase(
+    log: Arc<dyn Log>,
+    topic: &str,
+    schema_id: u32,
+    args: &BenchLogArgs,
+) -> anyhow::Result<Phase> {
+    let producer = log.producer(&ProducerConfig::default())?;
+    let (ack_tx, ack_task) = match &args.ack_log {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating ack log {}", path.display()))?;
+            let (tx, mut rx) =
+                tokio::sync::mpsc::channel::<(u64, aisle_log::DeliveryFuture)>(100_000);
+            let task = tokio::spawn(async move {
+                let mut out = std::io::BufWriter::new(file);
+                let mut since_flush = 0u32;
+                while let Some((seq, fut)) = rx.recv().await {
+                    let meta = fut.await?;
+                    writeln!(out, "{seq} {} {}", meta.partition, meta.offset)?;
+                    since_flush += 1;
+                    if since_flush >= 1000 || rx.is_empty() {
+                        out.flush()?;
+                        since_flush = 0;
+                    }
+                }
+                out.flush()?;
+                anyhow::Ok(())
+            });
+            (Some(tx), Some(task))
+        }
+        None => (None, None),
+    };
+    let pb = progress(args.records, "produce");
+    let mut bytes = 0u64;
+    let mut buf = Vec::with_capacity(256);
+    let start = Instant::now();
+    for i in 0..args.records {
+        let obj = record(i);
+        buf.clear();
+        wire::write_header(&mut buf, schema_id);
+        obj.encode(&mut buf)?;
+        bytes += buf.len() as u64;
+        let rec = ProduceRecord::new(topic)
+            .key(Bytes::from_static(
+                ITEMS[(i % ITEMS.len() as u64) as usize].as_bytes(),
+            ))
+            .value(Bytes::copy_from_slice(&buf))
+            .timestamp(obj.timestamp);
+        let fut = producer.send(rec).await?;
+        if let Some(tx) = &ack_tx {
+            tx.send((i, fut))
+                .await
+                .map_err(|_| anyhow::anyhow!("ack log writer stopped"))?;
+        }
+        if i % 65_536 == 0 {
+            pb.set_position(i);
+        }
+    }
+    producer.flush(Duration::from_secs(300)).await?;
+    let secs = start.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    drop(ack_tx);
+    if let Some(task) = ack_task {
+        task.await.context("ack log writer panicked")??;
+    }
+    Ok(Phase {
+        records: args.records,
+        bytes,
+        secs,
+    })
+}
+
+/// Reads the topic back from the beginning, decoding every value.
+async fn consume_phase(
+    log: &dyn Log,
+    topic: &str,
+    partitions: i32,
+    expected: u64,
+) -> anyhow::Result<Phase> {
+    let mut consumer = log.consumer(&ConsumerConfig::default())?;
+    let parts: Vec<_> = (0..partitions)
+        .map(|p| (TopicPartition::new(topic, p), Offset::Beginning))
+        .collect();
+    consumer.assign(&parts)?;
+    let pb = progress(expected, "consume");
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut idle = 0;
+    while records < expected {
+        let batch = consumer.poll(Duration::from_millis(500)).await?;
+        if batch.is_empty() {
+            idle += 1;
+            if idle > 60 {
+                bail!("consume stalled at {records} of {expected} records");
+            }
+            continue;
+        }
+        idle = 0;
+        for rec in &batch {
+            let value = rec
+                .value
+                .as_ref()
+                .context("benchmark record without a value")?;
+            let (_, datum) = wire::split(value)?;
+            let obj = ShoppingCartObject::decode(datum)?;
+            bytes += value.len() as u64;
+            records += 1;
+            std::hint::black_box(obj);
+        }
+        pb.set_position(records);
+    }
+    pb.finish_and_clear();
+    Ok(Phase {
+        records,
+        bytes,
+        secs: start.elapsed().as_secs_f64(),
+    })
+}

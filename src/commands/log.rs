@@ -1,0 +1,40 @@
+//! `aisle log verify`.
+
+use crate::cli::LogCmd;
+use crate::config::{Config, Runtime};
+use crate::exit::{self, Exit};
+
+pub async fn run(config: &Config, cmd: LogCmd) -> anyhow::Result<()> {
+    match cmd {
+        LogCmd::Verify => verify(config),
+    }
+}
+
+fn verify(config: &Config) -> anyhow::Result<()> {
+    let dir = match config.runtime()? {
+        Runtime::Embedded { data_dir, .. } => data_dir,
+        Runtime::Kafka { .. } => {
+            return Err(Exit::new(
+                2,
+                "`log verify` checks the embedded runtime's files; Kafka brokers verify their own \
+                 logs (kafka-dump-log.sh). Drop --kafka to verify --data-dir.",
+            ));
+        }
+    };
+    if !dir.is_dir() {
+        return Err(Exit::new(
+            exit::FAILURE,
+            format!("no embedded log at {}", dir.display()),
+        ));
+    }
+    let report = aisle_log_embedded::verify(&dir)?;
+    print!("{report}");
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(Exit::new(
+            exit::CORRUPT,
+            format!("corruption found in {}", dir.display()),
+        ))
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand group.
+
+pub mod bench;
+pub mod demo;
+pub mod log;
+pub mod registry;
+pub mod topic;

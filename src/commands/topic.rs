@@ -1,0 +1,327 @@
+//! `aisle topic list|create|dump`.
+
+use crate::cli::{TopicCmd, TopicCreateArgs, TopicDumpArgs, TopicProduceArgs};
+use crate::config::Config;
+use crate::exit::{self, Exit};
+use crate::runtime;
+use aisle_events::topics;
+use aisle_log::{
+    CleanupPolicy, ConsumerConfig, Isolation, Log, Offset, Record, TopicPartition, TopicSpec,
+};
+use aisle_registry::SchemaRegistry;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(config: &Config, cmd: TopicCmd) -> anyhow::Result<()> {
+    let opened = runtime::open_log(config).await?;
+    let log = opened.log;
+    match cmd {
+        TopicCmd::List => list(log.as_ref()).await,
+        TopicCmd::Create(args) => create(config, log.as_ref(), args).await,
+        TopicCmd::Dump(args) => {
+            let registry = if args.raw {
+                None
+            } else {
+                Some(runtime::registry(config, &log).await?)
+            };
+            dump(log, registry, args).await
+        }
+        TopicCmd::Produce(args) => {
+            let registry = runtime::registry(config, &log).await?;
+            produce(log, registry, args).await
+        }
+    }
+}
+
+async fn list(log: &dyn Log) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<40} {:>10} {:>14} {:>12}",
+        "TOPIC", "PARTITIONS", "CLEANUP", "RECORDS"
+    )?;
+    for t in log.list_topics().await? {
+        let mut records = 0i64;
+        for p in 0..t.partitions {
+            let (low, high) = log
+                .watermarks(&TopicPartition::new(t.name.clone(), p))
+                .await?;
+            records += high - low;
+        }
+        writeln!(
+            out,
+            "{:<40} {:>10} {:>14} {:>12}",
+            t.name,
+            t.partitions,
+            t.cleanup.as_kafka(),
+            records
+        )?;
+    }
+    Ok(())
+}
+
+async fn create(config: &Config, log: &dyn Log, args: TopicCreateArgs) -> anyhow::Result<()> {
+    let replication = args.replication.unwrap_or(config.kafka.replication);
+    let specs: Vec<TopicSpec> = if args.standard {
+        topics::default_specs()
+            .into_iter()
+            .map(|s| s.replication(replication))
+            .collect()
+    } else {
+        let name = args.name.unwrap_or_default();
+        if args.partitions < 1 {
+            return Err(Exit::new(
+                2,
+                format!("--partitions must be at least 1 (topic `{name}`)"),
+            ));
+        }
+        let cleanup = if args.compact {
+            CleanupPolicy::Compact
+        } else {
+            CleanupPolicy::Delete
+        };
+        vec![
+            TopicSpec::new(name, args.partitions)
+                .cleanup(cleanup)
+                .replication(replication),
+        ]
+    };
+    for spec in specs {
+        let created = log.create_topic(&spec).await?;
+        println!(
+            "{} {} ({} partitions, {})",
+            if created { "created" } else { "exists " },
+            spec.name,
+            spec.partitions,
+            spec.cleanup.as_kafka()
+        );
+    }
+    Ok(())
+}
+
+/// Reads the topic and prints one JSON object per record. Values that can't be decoded are
+/// reported on stderr naming topic/partition/offset and printed raw; the dump goes on, and the
+/// exit code says some records were bad.
+async fn dump(
+    log: Arc<dyn Log>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+    args: TopicDumpArgs,
+) -> anyhow::Result<()> {
+    let info = log.describe_topic(&args.topic).await?;
+    let parts: Vec<i32> = match args.partition {
+        Some(p) if p < 0 || p >= info.partitions => {
+            return Err(Exit::new(
+                2,
+                format!(
+                    "topic `{}` has no partition {p} (it has {})",
+                    args.topic, info.partitions
+                ),
+            ));
+        }
+        Some(p) => vec![p],
+        None => (0..info.partitions).collect(),
+    };
+    // Without --follow a dump reads everything there is; with it, only new records unless
+    // --from-beginning.
+    let start = if args.follow && !args.from_beginning {
+        Offset::End
+    } else {
+        Offset::Beginning
+    };
+    let mut consumer = log.consumer(&ConsumerConfig {
+        client_id: "aisle-topic-dump".into(),
+        isolation: Isolation::ReadCommitted,
+        ..Default::default()
+    })?;
+    let assignment: Vec<_> = parts
+        .iter()
+        .map(|p| (TopicPartition::new(args.topic.clone(), *p), start))
+        .collect();
+    consumer.assign(&assignment)?;
+
+    let mut printed = 0u64;
+    let mut bad = 0u64;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let max = args.max.unwrap_or(u64::MAX);
+    while printed < max {
+        let batch = consumer.poll(Duration::from_millis(500)).await?;
+        for rec in &batch {
+            if printed >= max {
+                break;
+            }
+            let line = render(rec, registry.as_deref(), &mut bad).await;
+            serde_json::to_writer(&mut out, &line)?;
+            out.write_all(b"\n")?;
+            printed += 1;
+        }
+        if batch.is_empty() {
+            out.flush()?;
+            if !args.follow && consumer.is_caught_up() {
+                break;
+            }
+        }
+    }
+    out.flush()?;
+    if bad > 0 {
+        return Err(Exit::new(
+            exit::DATA_ERR,
+            format!(
+                "{bad} of {printed} values in `{}` could not be decoded (see above)",
+                args.topic
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One line of `topic produce` input.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputLine {
+    key: Option<String>,
+    value: Option<Value>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+/// Encodes JSON lines from stdin and writes them. A bad line is reported with its line number and
+/// skipped; the others are written; the exit code then says some input was bad.
+async fn produce(
+    log: Arc<dyn Log>,
+    registry: Arc<dyn SchemaRegistry>,
+    args: TopicProduceArgs,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::BufRead;
+    let schema = std::fs::read_to_string(&args.schema)
+        .with_context(|| format!("reading schema {}", args.schema.display()))?;
+    log.describe_topic(&args.topic).await?;
+    let id = registry
+        .register(&topics::value_subject(&args.topic), &schema)
+        .await
+        .with_context(|| format!("registering {} for `{}`", args.schema.display(), args.topic))?;
+    let producer = log.producer(&aisle_log::ProducerConfig::default())?;
+    let (mut sent, mut bad) = (0u64, 0u64);
+    let mut deliveries = Vec::new();
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.context("reading stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec = match encode_line(&line, &schema, id) {
+            Ok(v) => v,
+            Err(e) => {
+                bad += 1;
+                eprintln!("warning: stdin line {}: {e:#}; skipped", n + 1);
+                continue;
+            }
+        };
+        let mut out = aisle_log::ProduceRecord::new(&args.topic);
+        out.key = rec.key.map(|k| k.into_bytes().into());
+        out.value = rec.value.map(Into::into);
+        out.partition = rec.partition;
+        out.timestamp = rec.timestamp;
+        for (k, v) in rec.headers {
+            out = out.header(k, v.into_bytes());
+        }
+        deliveries.push(producer.send(out).await?);
+        sent += 1;
+    }
+    for d in deliveries {
+        d.await?;
+    }
+    eprintln!("wrote {sent} records to `{}` (schema id {id})", args.topic);
+    if bad > 0 {
+        return Err(Exit::new(
+            exit::DATA_ERR,
+            format!("{bad} input lines were bad (see above)"),
+        ));
+    }
+    Ok(())
+}
+
+struct Encoded {
+    key: Option<String>,
+    value: Option<Vec<u8>>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+fn encode_line(line: &str, schema: &str, id: u32) -> anyhow::Result<Encoded> {
+    let input: InputLine = serde_json::from_str(line)?;
+    let value = match input.value {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let mut buf = Vec::new();
+            aisle_events::wire::write_header(&mut buf, id);
+            buf.extend_from_slice(&aisle_events::json_to_datum(schema, &v)?);
+            Some(buf)
+        }
+    };
+    Ok(Encoded {
+        key: input.key,
+        value,
+        partition: input.partition,
+        timestamp: input.timestamp,
+        headers: input.headers,
+    })
+}
+
+async fn render(rec: &Record, registry: Option<&dyn SchemaRegistry>, bad: &mut u64) -> Value {
+    let key = rec.key.as_ref().map(|k| match std::str::from_utf8(k) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({ "hex": hex(k) }),
+    });
+    let value = match (&rec.value, registry) {
+        (None, _) => Value::Null,
+        (Some(v), None) => json!({ "hex": hex(v) }),
+        (Some(v), Some(reg)) => match decode(v, reg).await {
+            Ok(json) => json,
+            Err(e) => {
+                *bad += 1;
+                eprintln!(
+                    "warning: {}/{} offset {}: cannot decode value: {e:#}",
+                    rec.topic, rec.partition, rec.offset
+                );
+                json!({ "hex": hex(v), "error": format!("{e:#}") })
+            }
+        },
+    };
+    let mut obj = json!({
+        "topic": rec.topic,
+        "partition": rec.partition,
+        "offset": rec.offset,
+        "timestamp": rec.timestamp,
+        "key": key,
+        "value": value,
+    });
+    if !rec.headers.is_empty() {
+        let headers: serde_json::Map<String, Value> = rec
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.clone(),
+                    Value::String(String::from_utf8_lossy(&h.value).into_owned()),
+                )
+            })
+            .collect();
+        obj["headers"] = Value::Object(headers);
+    }
+    obj
+}
+
+async fn decode(payload: &[u8], registry: &dyn SchemaRegistry) -> anyhow::Result<Value> {
+    let (id, datum) = aisle_events::wire::split(payload)?;
+    let schema = registry.schema_by_id(id).await?;
+    Ok(aisle_events::datum_to_json(&schema.schema_json, datum)?)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
