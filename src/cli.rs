@@ -65,6 +65,12 @@ pub enum Command {
     /// Measure throughput (results go to stdout; record them in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Replay historical data (the M5 Walmart sales) as live streams.
+    #[command(subcommand)]
+    Replay(crate::commands::replay::ReplayCmd),
+    /// Forecast unit sales 28 days ahead and score forecasts with the M5 metric (WRMSSE).
+    #[command(subcommand)]
+    Forecast(crate::commands::forecast::ForecastCmd),
     /// Run the whole pipeline on embedded defaults until Ctrl-C or --duration.
     Demo(DemoArgs),
     /// Print the resolved configuration as TOML.

@@ -53,6 +53,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(cmd) => commands::log::run(&config, cmd).await,
         Command::Registry(cmd) => commands::registry::run(&config, cmd).await,
         Command::Bench(cmd) => commands::bench::run(&config, cmd).await,
+        Command::Replay(cmd) => commands::replay::run(&config, cmd).await,
+        Command::Forecast(cmd) => commands::forecast::run(&config, cmd).await,
         Command::Demo(args) => commands::demo::run(&config, args).await,
     }
 }

@@ -28,7 +28,17 @@ fn verify(config: &Config) -> anyhow::Result<()> {
         ));
     }
     let report = aisle_log_embedded::verify(&dir)?;
-    print!("{report}");
+    println!("{report}");
+    // Per-topic totals, the figure to compare with what producers acknowledged.
+    let mut totals: std::collections::BTreeMap<&str, (u64, usize)> = Default::default();
+    for p in &report.partitions {
+        let t = totals.entry(p.topic.as_str()).or_default();
+        t.0 += p.records as u64;
+        t.1 += 1;
+    }
+    for (topic, (records, parts)) in totals {
+        println!("topic {topic}: {records} records in {parts} partition(s)");
+    }
     if report.is_ok() {
         Ok(())
     } else {
