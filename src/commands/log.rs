@@ -33,7 +33,7 @@ fn verify(config: &Config) -> anyhow::Result<()> {
     let mut totals: std::collections::BTreeMap<&str, (u64, usize)> = Default::default();
     for p in &report.partitions {
         let t = totals.entry(p.topic.as_str()).or_default();
-        t.0 += p.records as u64;
+        t.0 += p.records;
         t.1 += 1;
     }
     for (topic, (records, parts)) in totals {
