@@ -13,10 +13,6 @@ use std::sync::Arc;
 pub struct Opened {
     /// The log every component uses.
     pub log: Arc<dyn Log>,
-    /// The embedded log itself, when that is the runtime (for verify, compaction, ...).
-    pub embedded: Option<EmbeddedLog>,
-    /// Which runtime, resolved.
-    pub runtime: Runtime,
 }
 
 /// Opens the log only.
@@ -32,11 +28,7 @@ pub async fn open_log(config: &Config) -> anyhow::Result<Opened> {
             let log = EmbeddedLog::open(data_dir, cfg.clone())
                 .with_context(|| format!("opening the embedded log in {}", data_dir.display()))?;
             tracing::debug!(dir = %data_dir.display(), "embedded runtime");
-            Ok(Opened {
-                log: Arc::new(log.clone()),
-                embedded: Some(log),
-                runtime,
-            })
+            Ok(Opened { log: Arc::new(log) })
         }
         Runtime::Kafka {
             bootstrap,
@@ -50,11 +42,7 @@ pub async fn open_log(config: &Config) -> anyhow::Result<Opened> {
                 .await
                 .with_context(|| format!("connecting to Kafka at {bootstrap}"))?;
             tracing::debug!(%bootstrap, "kafka runtime");
-            Ok(Opened {
-                log: Arc::new(log),
-                embedded: None,
-                runtime,
-            })
+            Ok(Opened { log: Arc::new(log) })
         }
     }
 }

@@ -101,6 +101,9 @@ impl LogError {
 
     /// Shorthand for an [`LogError::Io`] naming its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LogError::Io { path: path.into(), source }
+        LogError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

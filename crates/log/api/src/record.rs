@@ -17,7 +17,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// `topic`/`partition`.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
     }
 }
 
@@ -56,7 +59,10 @@ pub struct ProduceRecord {
 impl ProduceRecord {
     /// A record for `topic` with no key, value, headers or timestamp yet.
     pub fn new(topic: impl Into<String>) -> Self {
-        ProduceRecord { topic: topic.into(), ..Default::default() }
+        ProduceRecord {
+            topic: topic.into(),
+            ..Default::default()
+        }
     }
     /// Sets the key.
     pub fn key(mut self, key: impl Into<Bytes>) -> Self {
@@ -80,7 +86,10 @@ impl ProduceRecord {
     }
     /// Appends a header.
     pub fn header(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
-        self.headers.push(Header { key: key.into(), value: value.into() });
+        self.headers.push(Header {
+            key: key.into(),
+            value: value.into(),
+        });
         self
     }
 }
@@ -308,7 +317,10 @@ impl Default for ConsumerConfig {
 impl ConsumerConfig {
     /// A group member.
     pub fn group(group_id: impl Into<String>) -> Self {
-        ConsumerConfig { group_id: Some(group_id.into()), ..Default::default() }
+        ConsumerConfig {
+            group_id: Some(group_id.into()),
+            ..Default::default()
+        }
     }
 }
 

@@ -175,6 +175,8 @@ pub struct GroupMetadata {
 
 impl std::fmt::Debug for GroupMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupMetadata").field("group_id", &self.group_id).finish()
+        f.debug_struct("GroupMetadata")
+            .field("group_id", &self.group_id)
+            .finish()
     }
 }
