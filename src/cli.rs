@@ -168,6 +168,9 @@ pub enum BenchCmd {
     /// Produce and consume ~200-byte Avro records through the log interface; on Kafka, also raw
     /// rdkafka with the same settings on the same broker, for comparison.
     Log(BenchLogArgs),
+    /// Synthetic M5 sales replay (10M records by default) into a fresh topic: records/s; on
+    /// Kafka also raw rdkafka with same-size values on the same broker.
+    Replay(crate::commands::replay::BenchReplayArgs),
 }
 
 #[derive(Debug, Args)]

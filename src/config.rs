@@ -134,10 +134,10 @@ impl Config {
                 self.kafka.replication
             );
         }
-        if let Some(url) = &self.registry.url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("registry URL `{url}` must start with http:// or https://");
-            }
+        if let Some(url) = &self.registry.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("registry URL `{url}` must start with http:// or https://");
         }
         Ok(match self.kafka.bootstrap.as_deref().map(str::trim) {
             Some("") => bail!("kafka.bootstrap is empty; give host:port or leave it unset"),

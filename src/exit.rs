@@ -35,15 +35,13 @@ pub struct Exit {
     pub message: String,
 }
 
-impl Exit {
-    /// An error ending the process with `code`.
-    pub fn new(code: i32, message: impl Into<String>) -> anyhow::Error {
-        Exit {
-            code,
-            message: message.into(),
-        }
-        .into()
+/// An error that ends the process with `code`.
+pub fn fail(code: i32, message: impl Into<String>) -> anyhow::Error {
+    Exit {
+        code,
+        message: message.into(),
     }
+    .into()
 }
 
 /// The exit code for an error: an explicit [`Exit`] wins, then the first classifiable cause.
@@ -59,10 +57,10 @@ pub fn code_for(err: &anyhow::Error) -> i32 {
                 _ => FAILURE,
             };
         }
-        if let Some(e) = cause.downcast_ref::<RegistryError>() {
-            if e.is_retriable() {
-                return UNAVAILABLE;
-            }
+        if let Some(e) = cause.downcast_ref::<RegistryError>()
+            && e.is_retriable()
+        {
+            return UNAVAILABLE;
         }
     }
     FAILURE

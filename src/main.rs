@@ -43,7 +43,7 @@ fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::Config::load(&cli.global)
-        .map_err(|e| exit::Exit::new(exit::CONFIG, format!("{e:#}")))?;
+        .map_err(|e| exit::fail(exit::CONFIG, format!("{e:#}")))?;
     match cli.command {
         Command::Config => {
             print!("{}", config.to_toml()?);

@@ -1,7 +1,7 @@
 //! Opens the runtime the configuration selects: the log, and the schema registry beside it.
 
 use crate::config::{Config, Runtime};
-use crate::exit::{self, Exit};
+use crate::exit;
 use aisle_log::Log;
 use aisle_log_embedded::EmbeddedLog;
 use aisle_log_kafka::{KafkaConfig, KafkaLog};
@@ -19,7 +19,7 @@ pub struct Opened {
 pub async fn open_log(config: &Config) -> anyhow::Result<Opened> {
     let runtime = config
         .runtime()
-        .map_err(|e| Exit::new(exit::CONFIG, format!("{e:#}")))?;
+        .map_err(|e| exit::fail(exit::CONFIG, format!("{e:#}")))?;
     match &runtime {
         Runtime::Embedded {
             data_dir,

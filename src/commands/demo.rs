@@ -31,6 +31,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
         tracing::debug!(topic, id, "schema registered");
     }
     println!("topics created and schemas registered");
+    let replay = replay_sales(config, &log, &registry).await?;
 
     let server = if args.registry_listen.is_empty() {
         None
@@ -68,6 +69,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     if let Some(s) = server {
         s.abort();
     }
+    replay.abort();
     status(log.as_ref()).await?;
     println!("aisle demo: stopped");
     Ok(())
@@ -88,4 +90,36 @@ async fn status(log: &dyn Log) -> anyhow::Result<()> {
     }
     println!("status: {}", parts.join(" "));
     Ok(())
+}
+
+/// The M5 sales replay, synthetic, one day per second per store (a live-looking stream); a
+/// restarted demo resumes it where it stopped.
+async fn replay_sales(
+    config: &Config,
+    log: &std::sync::Arc<dyn Log>,
+    registry: &LocalRegistry,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use crate::commands::replay::{Quiet, SalesArgs, sales_on};
+    use aisle_events::Event;
+    let schema_id = registry
+        .register(
+            &topics::value_subject(topics::SALES),
+            aisle_events::SalesRecord::SCHEMA_JSON,
+        )
+        .await?;
+    let args = SalesArgs {
+        data: None,
+        synthetic: true,
+        days: Some("1..1941".into()),
+        stores: Vec::new(),
+        speed: "1".into(),
+        topic: topics::SALES.into(),
+    };
+    let (config, log) = (config.clone(), log.clone());
+    println!("sales replay: synthetic M5, 1 day/s per store");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = sales_on(log, schema_id, &config, &args, std::sync::Arc::new(Quiet)).await {
+            tracing::warn!(error = %format!("{e:#}"), "sales replay stopped");
+        }
+    }))
 }

@@ -1,16 +1,218 @@
-//! `aisle forecast ...` (being built: issue "Forecasting").
+//! `aisle forecast run|evaluate|backtest` (library: `aisle-forecast`).
 
 use crate::config::Config;
-use clap::Subcommand;
+use crate::runtime;
+use aisle_events::topics;
+use aisle_forecast::backtest::backtest;
+use aisle_forecast::dataset::{Inputs, M5Data};
+use aisle_forecast::evaluate::{self, EvalFiles};
+use aisle_forecast::models::{self, Model};
+use aisle_forecast::stream::{self, RunOptions};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum ForecastCmd {
-    /// Forecast every series from the `sales` topic (being built).
-    Run,
+    /// Consume `sales` into durable per-series history and publish 28-day forecasts of every
+    /// series to `sales_forecasts` (key = series id) whenever it has caught up with a new day.
+    Run(RunArgs),
+    /// Score a submission with WRMSSE (M5 Competitors' Guide), per level, beside the official
+    /// sNaive, ES_bu and winner scores.
+    Evaluate(EvalArgs),
+    /// Backtest every model inside the available days (default: train d_1914..d_1927, score
+    /// d_1928..d_1941) and print the WRMSSE table.
+    Backtest(BacktestArgs),
 }
 
-pub async fn run(_config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// M5 directory for calendar.csv, sell_prices.csv and (optional) monthly totals. Without it,
+    /// weekdays follow from the day number and prices from the records.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Exit after the first forecast made once caught up with the topic.
+    #[arg(long)]
+    pub once: bool,
+    /// Also write a Kaggle submission (`id,F1..F28`, `_evaluation` rows).
+    #[arg(long, value_name = "FILE")]
+    pub submission: Option<PathBuf>,
+    /// Where the history snapshot lives (default: DATA_DIR/forecast).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Model: pooled (default), snaive, ma, ses, croston, tsb, naive.
+    #[arg(long, default_value = "pooled")]
+    pub model: String,
+    /// Days to forecast.
+    #[arg(long, default_value_t = 28)]
+    pub horizon: usize,
+    /// Input topic.
+    #[arg(long, default_value = topics::SALES)]
+    pub topic: String,
+    /// Output topic.
+    #[arg(long, default_value = topics::SALES_FORECASTS)]
+    pub output: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Submission file (`id,F1..Fh`).
+    #[arg(long, value_name = "FILE")]
+    pub forecasts: PathBuf,
+    /// Wide sales file; its last h days are the truth, earlier days extend the training history.
+    #[arg(long, value_name = "FILE")]
+    pub truth: PathBuf,
+    /// Wide sales file with the training history before the truth days (scales, weights).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Official weights file (weights_evaluation.csv); default: dollar sales from --data.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// M5 directory: calendar and prices (weights), official score files (comparison rows).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Levels to report and average, e.g. 1-9 (default 1-12).
+    #[arg(long, default_value = "1-12", value_parser = parse_levels)]
+    pub levels: RangeInclusive<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// M5 directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Last training day.
+    #[arg(long, default_value_t = 1927)]
+    pub train_last: i32,
+    /// Days scored after it.
+    #[arg(long, default_value_t = 14)]
+    pub horizon: usize,
+}
+
+fn parse_levels(s: &str) -> Result<RangeInclusive<usize>, String> {
+    let bad = || format!("`{s}`: expected A-B with 1 <= A <= B <= 12");
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (usize, usize) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a == 0 || b < a || b > 12 {
+        return Err(bad());
+    }
+    Ok(a..=b)
+}
+
+pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
     match cmd {
-        ForecastCmd::Run => anyhow::bail!("`forecast run` is not available in this build yet"),
+        ForecastCmd::Run(args) => run_stream(config, args).await,
+        ForecastCmd::Evaluate(args) => {
+            let files = EvalFiles {
+                forecasts: args.forecasts,
+                truth: args.truth,
+                history: args.history,
+                weights: args.weights,
+                data: args.data.clone(),
+            };
+            let e = tokio::task::spawn_blocking(move || evaluate::evaluate(&files)).await??;
+            let official = match &args.data {
+                Some(dir) => evaluate::official_rows(dir)?,
+                None => Vec::new(),
+            };
+            println!(
+                "{} series; training d_{}..d_{} (scale), test d_{}..d_{}; weights: {}",
+                e.series, e.train.0, e.train.1, e.test.0, e.test.1, e.weights
+            );
+            let zero: usize = e.score.zero_scale.iter().sum();
+            if zero > 0 {
+                println!("{zero} series with zero scale left out (weights renormalised)");
+            }
+            if !official.is_empty() {
+                println!(
+                    "official rows: M5 evaluation window d_1942..d_1969 with full-history scales; \
+                     comparable only when the test days are those"
+                );
+            }
+            print!("{}", evaluate::table(&e.score, &official, args.levels));
+            Ok(())
+        }
+        ForecastCmd::Backtest(args) => {
+            let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let data = M5Data::load(&args.data)?;
+                Ok(backtest(
+                    &data.sales,
+                    &data.inputs,
+                    args.train_last,
+                    args.horizon,
+                    &models::all(),
+                )?)
+            })
+            .await??;
+            println!("| model | WRMSSE L1-9 | WRMSSE L1-12 | time |");
+            println!("|---|---|---|---|");
+            for r in rows {
+                println!(
+                    "| {} | {:.4} | {:.4} | {:.2?} |",
+                    r.model,
+                    r.score.mean(1..=9),
+                    r.score.mean(1..=12),
+                    r.elapsed
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run_stream(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    let model: Arc<dyn Model> = Arc::from(
+        models::by_name(&args.model)
+            .with_context(|| format!("--model `{}`: unknown model", args.model))?,
+    );
+    let inputs = match args.data.clone() {
+        Some(dir) => {
+            let loaded = tokio::task::spawn_blocking(move || Inputs::load(&dir)).await??;
+            Some(Arc::new(loaded))
+        }
+        None => None,
+    };
+    let opened = runtime::open_log(config).await?;
+    let log = opened.log.clone();
+    let registry = runtime::registry(config, &log).await?;
+    let mut opts = RunOptions::new(
+        args.state_dir
+            .unwrap_or_else(|| config.data_dir.join("forecast")),
+    );
+    opts.sales_topic = args.topic;
+    opts.forecasts_topic = args.output;
+    opts.once = args.once;
+    opts.submission = args.submission;
+    opts.horizon = args.horizon;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let s = stream::run(log, registry, inputs, model, opts, shutdown).await?;
+    println!(
+        "forecast: {} records applied ({} skipped), {} series through d_{}, {} forecasts published",
+        s.records,
+        s.skipped,
+        s.series,
+        s.last_day.unwrap_or(0),
+        s.published
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse() {
+        assert_eq!(parse_levels("1-9"), Ok(1..=9));
+        assert_eq!(parse_levels("12"), Ok(12..=12));
+        assert!(parse_levels("0-3").is_err());
+        assert!(parse_levels("3-13").is_err());
     }
 }

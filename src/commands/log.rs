@@ -2,7 +2,7 @@
 
 use crate::cli::LogCmd;
 use crate::config::{Config, Runtime};
-use crate::exit::{self, Exit};
+use crate::exit;
 
 pub async fn run(config: &Config, cmd: LogCmd) -> anyhow::Result<()> {
     match cmd {
@@ -14,7 +14,7 @@ fn verify(config: &Config) -> anyhow::Result<()> {
     let dir = match config.runtime()? {
         Runtime::Embedded { data_dir, .. } => data_dir,
         Runtime::Kafka { .. } => {
-            return Err(Exit::new(
+            return Err(exit::fail(
                 2,
                 "`log verify` checks the embedded runtime's files; Kafka brokers verify their own \
                  logs (kafka-dump-log.sh). Drop --kafka to verify --data-dir.",
@@ -22,7 +22,7 @@ fn verify(config: &Config) -> anyhow::Result<()> {
         }
     };
     if !dir.is_dir() {
-        return Err(Exit::new(
+        return Err(exit::fail(
             exit::FAILURE,
             format!("no embedded log at {}", dir.display()),
         ));
@@ -42,7 +42,7 @@ fn verify(config: &Config) -> anyhow::Result<()> {
     if report.is_ok() {
         Ok(())
     } else {
-        Err(Exit::new(
+        Err(exit::fail(
             exit::CORRUPT,
             format!("corruption found in {}", dir.display()),
         ))

@@ -2,7 +2,7 @@
 
 use crate::cli::{RegistryCmd, RegistryServeArgs};
 use crate::config::Config;
-use crate::exit::{self, Exit};
+use crate::exit;
 use crate::runtime;
 
 pub async fn run(config: &Config, cmd: RegistryCmd) -> anyhow::Result<()> {
@@ -13,7 +13,7 @@ pub async fn run(config: &Config, cmd: RegistryCmd) -> anyhow::Result<()> {
 
 async fn serve(config: &Config, args: RegistryServeArgs) -> anyhow::Result<()> {
     if let Some(url) = &config.registry.url {
-        return Err(Exit::new(
+        return Err(exit::fail(
             exit::CONFIG,
             format!(
                 "`registry serve` is the registry; drop --registry {url} (it points elsewhere)"
@@ -25,7 +25,7 @@ async fn serve(config: &Config, args: RegistryServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| {
-            Exit::new(
+            exit::fail(
                 exit::FAILURE,
                 format!("cannot listen on {}: {e}", args.listen),
             )

@@ -2,7 +2,7 @@
 
 use crate::cli::{TopicCmd, TopicCreateArgs, TopicDumpArgs, TopicProduceArgs};
 use crate::config::Config;
-use crate::exit::{self, Exit};
+use crate::exit;
 use crate::runtime;
 use aisle_events::topics;
 use aisle_log::{
@@ -72,7 +72,7 @@ async fn create(config: &Config, log: &dyn Log, args: TopicCreateArgs) -> anyhow
     } else {
         let name = args.name.unwrap_or_default();
         if args.partitions < 1 {
-            return Err(Exit::new(
+            return Err(exit::fail(
                 2,
                 format!("--partitions must be at least 1 (topic `{name}`)"),
             ));
@@ -112,7 +112,7 @@ async fn dump(
     let info = log.describe_topic(&args.topic).await?;
     let parts: Vec<i32> = match args.partition {
         Some(p) if p < 0 || p >= info.partitions => {
-            return Err(Exit::new(
+            return Err(exit::fail(
                 2,
                 format!(
                     "topic `{}` has no partition {p} (it has {})",
@@ -165,7 +165,7 @@ async fn dump(
     }
     out.flush()?;
     if bad > 0 {
-        return Err(Exit::new(
+        return Err(exit::fail(
             exit::DATA_ERR,
             format!(
                 "{bad} of {printed} values in `{}` could not be decoded (see above)",
@@ -236,7 +236,7 @@ async fn produce(
     }
     eprintln!("wrote {sent} records to `{}` (schema id {id})", args.topic);
     if bad > 0 {
-        return Err(Exit::new(
+        return Err(exit::fail(
             exit::DATA_ERR,
             format!("{bad} input lines were bad (see above)"),
         ));

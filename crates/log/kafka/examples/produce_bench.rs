@@ -11,27 +11,22 @@
 //! `--enqueue-only` times only the hand-over to librdkafka (no delivery waits; records are
 //! dropped unsent at exit): with `--set bootstrap.servers=127.0.0.1:1` (nothing listening) it
 //! measures the client-side cost per record of each path, free of broker noise. Keep
-//! `--records` below `queue.buffering.max.messages` (1,000,000) for that.
+//! `--records` × `--rounds` below `queue.buffering.max.messages` (1,000,000) for that: the
+//! undelivered records of every round stay queued.
 //!
-//! Both sides send keyed records (`item-<i % 1000>`, placed by murmur2) and keep at most
-//! `WINDOW` deliveries outstanding, awaiting the oldest first; a run ends when every record is
-//! acknowledged (acks=all). Rounds alternate raw-first and Aisle-first; each run gets a fresh topic.
+//! Both sides run the workload of [`aisle_log_kafka::bench`] (keys cycling through its seven
+//! item names, placed by murmur2; a run ends when every record is acknowledged, acks=all).
+//! Rounds alternate raw-first and Aisle-first; each run gets a fresh topic.
 
-use aisle_log::{Log, ProduceRecord, Producer, ProducerConfig, TopicSpec};
+use aisle_log::{Log, ProduceRecord, ProducerConfig, TopicSpec};
+use aisle_log_kafka::bench::{Until, aisle_produce, raw_produce_with};
 use aisle_log_kafka::{KafkaConfig, KafkaLog};
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-
-/// Deliveries in flight per side; far above what one linger window holds, so it never throttles.
-const WINDOW: usize = 200_000;
+use std::time::Duration;
 
 struct Args {
     bootstrap: String,
-    records: usize,
+    records: u64,
     rounds: usize,
     partitions: i32,
     size: usize,
@@ -75,83 +70,6 @@ fn parse_args() -> Result<Args> {
     Ok(a)
 }
 
-fn keys() -> Vec<Bytes> {
-    (0..1000)
-        .map(|i| Bytes::from(format!("item-{i}")))
-        .collect()
-}
-
-async fn run_aisle(
-    producer: &dyn Producer,
-    topic: &str,
-    n: usize,
-    value: &Bytes,
-    enqueue_only: bool,
-) -> Result<Duration> {
-    let keys = keys();
-    let start = Instant::now();
-    let mut pending = VecDeque::with_capacity(WINDOW);
-    for i in 0..n {
-        let rec = ProduceRecord::new(topic)
-            .key(keys[i % keys.len()].clone())
-            .value(value.clone());
-        let fut = producer.send(rec).await?;
-        if enqueue_only {
-            continue;
-        }
-        pending.push_back(fut);
-        if pending.len() >= WINDOW {
-            pending.pop_front().unwrap().await?;
-        }
-    }
-    for fut in pending {
-        fut.await?;
-    }
-    Ok(start.elapsed())
-}
-
-async fn run_raw(
-    producer: &FutureProducer,
-    topic: &str,
-    n: usize,
-    value: &Bytes,
-    enqueue_only: bool,
-) -> Result<Duration> {
-    let keys = keys();
-    let start = Instant::now();
-    let mut pending = VecDeque::with_capacity(WINDOW);
-    for i in 0..n {
-        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-            .key(&keys[i % keys.len()][..])
-            .payload(&value[..]);
-        let fut = loop {
-            match producer.send_result(rec) {
-                Ok(f) => break f,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    rec = back;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                Err((e, _)) => bail!("raw produce: {e}"),
-            }
-        };
-        if enqueue_only {
-            continue;
-        }
-        pending.push_back(fut);
-        if pending.len() >= WINDOW {
-            pending.pop_front().unwrap().await?.map_err(|(e, _)| e)?;
-        }
-    }
-    for fut in pending {
-        fut.await?.map_err(|(e, _)| e)?;
-    }
-    Ok(start.elapsed())
-}
-
-fn rate(n: usize, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = parse_args()?;
@@ -163,9 +81,12 @@ async fn main() -> Result<()> {
     };
     config.properties.extend(args.properties.iter().cloned());
     let settings = log.producer_client_config(&config);
-    let raw: FutureProducer = settings.create()?;
     let aisle = log.producer(&config)?;
-    let value = Bytes::from((0..args.size).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    let until = if args.enqueue_only {
+        Until::Enqueued
+    } else {
+        Until::Delivered
+    };
     // A BTreeMap: already sorted by name.
     let shown: Vec<_> = settings
         .config_map()
@@ -190,23 +111,23 @@ async fn main() -> Result<()> {
             let topic = format!("bench-produce-{side}-{}-{round}", std::process::id());
             log.create_topic(&TopicSpec::new(&topic, args.partitions))
                 .await?;
-            let took = match side {
-                "raw" => run_raw(&raw, &topic, args.records, &value, args.enqueue_only).await?,
-                _ => {
-                    run_aisle(
-                        aisle.as_ref(),
-                        &topic,
-                        args.records,
-                        &value,
-                        args.enqueue_only,
-                    )
-                    .await?
+            if args.enqueue_only && side == "aisle" {
+                // Aisle checks each topic's metadata at its first send (at most 5 s when no
+                // broker answers); take that one-off cost out of the per-record figure.
+                aisle
+                    .send(ProduceRecord::new(&topic).value("warm-up"))
+                    .await?;
+            }
+            let run = match side {
+                "raw" => {
+                    raw_produce_with(&settings, &topic, args.records, args.size, until).await?
                 }
+                _ => aisle_produce(aisle.as_ref(), &topic, args.records, args.size, until).await?,
             };
-            let r = rate(args.records, took);
+            let r = run.rate();
             println!(
                 "round {round} {side:>5}: {r:>10.0} records/s ({:.1} MB/s)",
-                r * args.size as f64 / 1e6
+                run.mb_per_s()
             );
             if side == "raw" {
                 raw_rates.push(r)

@@ -255,29 +255,59 @@ pub(crate) async fn delete_topic(inner: &Arc<Inner>, topic: &str) -> Result<()> 
     .await
 }
 
+/// First pause between watermark attempts; doubles up to [`WATERMARKS_MAX_BACKOFF`].
+const WATERMARKS_BACKOFF: Duration = Duration::from_millis(20);
+const WATERMARKS_MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// `(low, high)` of one partition through ListOffsets.
+///
+/// Right after `create_topic` the metadata can already name a leader while that broker is
+/// still loading the partition and answers `NOT_LEADER_OR_FOLLOWER`; such retriable errors are
+/// retried with a short backoff until the operation timeout, so callers see either the marks
+/// or an error that will not go away by itself.
 pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Result<(i64, i64)> {
-    let inner2 = inner.clone();
-    let (topic, partition) = (tp.topic.clone(), tp.partition);
-    let t = inner.config.operation_timeout();
-    let result =
-        blocking(move || inner2.admin.inner().fetch_watermarks(&topic, partition, t)).await?;
-    match result {
-        Ok(marks) => Ok(marks),
-        Err(e) => {
-            // Say which part of the request was wrong: the topic or the partition.
-            if matches!(
-                e.rdkafka_error_code(),
-                Some(Code::UnknownTopicOrPartition | Code::UnknownPartition | Code::UnknownTopic)
-            ) {
-                let partitions = partition_count(inner, &tp.topic).await?;
+    let deadline = Instant::now() + inner.config.operation_timeout();
+    let mut backoff = WATERMARKS_BACKOFF;
+    loop {
+        let inner2 = inner.clone();
+        let (topic, partition) = (tp.topic.clone(), tp.partition);
+        let t = deadline.saturating_duration_since(Instant::now());
+        let result =
+            blocking(move || inner2.admin.inner().fetch_watermarks(&topic, partition, t)).await?;
+        let e = match result {
+            Ok(marks) => return Ok(marks),
+            Err(e) => e,
+        };
+        let code = e.rdkafka_error_code();
+        if matches!(
+            code,
+            Some(Code::UnknownTopicOrPartition | Code::UnknownPartition | Code::UnknownTopic)
+        ) {
+            // Say which part of the request was wrong: the topic or the partition. If both
+            // exist, the broker just did not know yet: retry like any transient error.
+            let partitions = partition_count(inner, &tp.topic).await?;
+            if !(0..partitions).contains(&tp.partition) {
                 return Err(LogError::UnknownPartition {
                     topic: tp.topic.clone(),
                     partition: tp.partition,
                     partitions,
                 });
             }
-            Err(error::map(&format!("watermarks of {tp}"), e))
+        } else if !code.is_some_and(error::is_retriable) {
+            return Err(error::map(&format!("watermarks of {tp}"), e));
         }
+        if Instant::now() + backoff >= deadline {
+            return Err(error::map(
+                &format!(
+                    "watermarks of {tp} (still failing after {} ms)",
+                    inner.config.operation_timeout_ms
+                ),
+                e,
+            ));
+        }
+        tracing::debug!(%tp, error = %e, "watermarks: retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(WATERMARKS_MAX_BACKOFF);
     }
 }
 

@@ -51,7 +51,17 @@ impl RebalanceLog {
     }
 }
 
-impl ClientContext for RebalanceLog {}
+impl ClientContext for RebalanceLog {
+    /// librdkafka reports reaching the end of a partition (which `is_caught_up` is built on,
+    /// through `enable.partition.eof`) through the error callback too; that is no error.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            tracing::trace!(%reason, "end of partition");
+        } else {
+            tracing::error!(%error, %reason, "librdkafka consumer error");
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceLog {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &RdRebalance<'_>) {

@@ -44,15 +44,21 @@
 //! * `config.rs`: [`KafkaConfig`] and its defaults.
 //! * `admin.rs`: topic create/list/describe/delete and watermarks (Admin API + metadata).
 //! * `producer.rs`: [`KafkaProducer`] and the librdkafka producer settings.
+//! * `topics.rs`: the producers' partition-count cache, which refuses a missing topic or
+//!   partition at `send` instead of after librdkafka's 30 s metadata wait.
 //! * `consumer.rs`: [`KafkaConsumer`], its rebalance-collecting context, EOF tracking.
 //! * `transaction.rs`: [`KafkaTxProducer`].
 //! * `error.rs`: rdkafka errors → [`aisle_log::LogError`] (fencing, retriability, names).
+//! * [`bench`]: raw rdkafka produce with the producer's exact settings, the baseline
+//!   `aisle bench log` compares against.
 
 mod admin;
+pub mod bench;
 mod config;
 mod consumer;
 mod error;
 mod producer;
+mod topics;
 mod transaction;
 
 pub use config::KafkaConfig;

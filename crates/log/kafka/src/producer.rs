@@ -15,6 +15,7 @@
 //!   writes and replicates fewer bytes. On the shared 2-core dev box lz4 and none measured within
 //!   noise of each other (`examples/produce_bench.rs`); override with `compression.type`.
 
+use crate::topics::TopicCache;
 use crate::{KafkaConfig, apply_properties, base_config, blocking, error};
 use aisle_log::{
     DeliveryFuture, LogError, ProduceRecord, Producer, ProducerConfig, RecordMeta, Result,
@@ -24,6 +25,9 @@ use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long `send` sleeps when librdkafka's queue is full before trying again. Short: the queue
@@ -49,7 +53,7 @@ pub(crate) fn client_config(log: &KafkaConfig, config: &ProducerConfig) -> Clien
 /// A Kafka producer shared between tasks (`Arc<dyn Producer>`).
 #[derive(Clone)]
 pub struct KafkaProducer {
-    producer: FutureProducer,
+    sender: Arc<Sender>,
 }
 
 impl std::fmt::Debug for KafkaProducer {
@@ -64,21 +68,115 @@ impl KafkaProducer {
         let producer = client_config(log, config)
             .create()
             .map_err(|e| error::map(&format!("producer for {}", log.bootstrap), e))?;
-        Ok(KafkaProducer { producer })
+        Ok(KafkaProducer {
+            sender: Arc::new(Sender::new(producer, log)),
+        })
     }
 
     /// The underlying rdkafka producer.
     pub fn rdkafka(&self) -> &FutureProducer {
-        &self.producer
+        &self.sender.producer
     }
 }
 
-/// Enqueues `record` on `producer`, waiting while the queue is full; returns rdkafka's
-/// delivery future. Shared with the transactional producer.
-pub(crate) async fn enqueue(
-    producer: &FutureProducer,
-    record: &ProduceRecord,
-) -> Result<rdkafka::producer::DeliveryFuture> {
+/// An rdkafka producer and what it knows about topics: the enqueue path both the plain and the
+/// transactional producer share.
+pub(crate) struct Sender {
+    pub(crate) producer: FutureProducer,
+    topics: TopicCache,
+}
+
+impl Sender {
+    pub(crate) fn new(producer: FutureProducer, log: &KafkaConfig) -> Self {
+        Sender {
+            producer,
+            topics: TopicCache::new(log.operation_timeout()),
+        }
+    }
+
+    /// Checks the record's topic and partition (see [`TopicCache`]), then enqueues it, waiting
+    /// while librdkafka's queue is full; returns rdkafka's delivery future.
+    ///
+    /// This runs once per record inside the boxed future of `Producer::send`, so the common
+    /// case stays synchronous and small: the metadata look-up and the queue-full wait are
+    /// boxed slow paths, which keeps their state (~500 bytes) out of every record's allocation.
+    pub(crate) async fn enqueue(
+        &self,
+        record: &ProduceRecord,
+    ) -> Result<rdkafka::producer::DeliveryFuture> {
+        if !self.topics.cached_ok(&record.topic, record.partition) {
+            self.check_boxed(record).await?;
+        }
+        // Not `match … { Err(..) => ….await }`: the returned record would then live across
+        // the await and grow this future.
+        let first = match self.producer.send_result(future_record(record)) {
+            Ok(fut) => return Ok(fut),
+            Err((e, _)) => e,
+        };
+        self.enqueue_slow_boxed(record, first).await
+    }
+
+    // The two `_boxed` helpers are plain fns on purpose: a future built inside an `async fn`
+    // keeps its full size in the caller's state even once moved into a box.
+    fn check_boxed<'a>(
+        &'a self,
+        record: &'a ProduceRecord,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(
+            self.topics
+                .check(&self.producer, &record.topic, record.partition),
+        )
+    }
+
+    fn enqueue_slow_boxed<'a>(
+        &'a self,
+        record: &'a ProduceRecord,
+        first: KafkaError,
+    ) -> Pin<Box<dyn Future<Output = Result<rdkafka::producer::DeliveryFuture>> + Send + 'a>> {
+        Box::pin(self.enqueue_slow(record, first))
+    }
+
+    /// The first attempt failed with `first`: wait out a full queue, or map the error.
+    async fn enqueue_slow(
+        &self,
+        record: &ProduceRecord,
+        first: KafkaError,
+    ) -> Result<rdkafka::producer::DeliveryFuture> {
+        let mut e = first;
+        loop {
+            if e != KafkaError::MessageProduction(Code::QueueFull) {
+                return Err(self.error(&record.topic, record.partition, e).await);
+            }
+            tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+            match self.producer.send_result(future_record(record)) {
+                Ok(fut) => return Ok(fut),
+                Err((next, _)) => e = next,
+            }
+        }
+    }
+
+    /// Maps a produce failure like [`produce_error`], except that an unknown partition gets the
+    /// topic's current partition count (looked up again: librdkafka knew better than the cache,
+    /// e.g. after the topic was recreated smaller).
+    async fn error(&self, topic: &str, partition: Option<i32>, e: KafkaError) -> LogError {
+        match (e.rdkafka_error_code(), partition) {
+            (Some(Code::UnknownPartition), Some(p)) => {
+                match self.topics.refresh(&self.producer, topic).await {
+                    Ok(partitions) => LogError::UnknownPartition {
+                        topic: topic.to_owned(),
+                        partition: p,
+                        partitions,
+                    },
+                    Err(lookup) => lookup,
+                }
+            }
+            _ => produce_error(topic, partition, e),
+        }
+    }
+}
+
+/// rdkafka's view of `record`, borrowing its topic, key and value (librdkafka copies them).
+fn future_record(record: &ProduceRecord) -> FutureRecord<'_, [u8], [u8]> {
     let headers = (!record.headers.is_empty()).then(|| {
         record.headers.iter().fold(
             OwnedHeaders::new_with_capacity(record.headers.len()),
@@ -90,23 +188,13 @@ pub(crate) async fn enqueue(
             },
         )
     });
-    let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord {
+    FutureRecord {
         topic: &record.topic,
         partition: record.partition,
         payload: record.value.as_deref(),
         key: record.key.as_deref(),
         timestamp: record.timestamp,
         headers,
-    };
-    loop {
-        match producer.send_result(rec) {
-            Ok(fut) => return Ok(fut),
-            Err((KafkaError::MessageProduction(Code::QueueFull), back)) => {
-                rec = back;
-                tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
-            }
-            Err((e, _)) => return Err(produce_error(&record.topic, record.partition, e)),
-        }
     }
 }
 
@@ -126,8 +214,9 @@ fn produce_error(topic: &str, partition: Option<i32>, e: KafkaError) -> LogError
     }
 }
 
-/// Turns rdkafka's delivery future into the log's.
-pub(crate) fn delivery(fut: rdkafka::producer::DeliveryFuture) -> DeliveryFuture {
+/// Turns rdkafka's delivery future into the log's. `sender` is kept only to name an unknown
+/// partition's count if librdkafka refuses the record after it was enqueued.
+fn delivery(sender: Arc<Sender>, fut: rdkafka::producer::DeliveryFuture) -> DeliveryFuture {
     DeliveryFuture::new(async move {
         match fut.await {
             Ok(Ok(d)) => Ok(RecordMeta {
@@ -135,7 +224,10 @@ pub(crate) fn delivery(fut: rdkafka::producer::DeliveryFuture) -> DeliveryFuture
                 offset: d.offset,
                 timestamp: d.timestamp.to_millis().unwrap_or(-1),
             }),
-            Ok(Err((e, msg))) => Err(produce_error(msg.topic(), Some(msg.partition()), e)),
+            Ok(Err((e, msg))) => {
+                let partition = (msg.partition() >= 0).then_some(msg.partition());
+                Err(sender.error(msg.topic(), partition, e).await)
+            }
             // The producer was dropped with the record still queued.
             Err(_canceled) => Err(LogError::Closed),
         }
@@ -145,11 +237,12 @@ pub(crate) fn delivery(fut: rdkafka::producer::DeliveryFuture) -> DeliveryFuture
 #[async_trait]
 impl Producer for KafkaProducer {
     async fn send(&self, record: ProduceRecord) -> Result<DeliveryFuture> {
-        Ok(delivery(enqueue(&self.producer, &record).await?))
+        let fut = self.sender.enqueue(&record).await?;
+        Ok(delivery(self.sender.clone(), fut))
     }
 
     async fn flush(&self, timeout: Duration) -> Result<()> {
-        let producer = self.producer.clone();
+        let producer = self.sender.producer.clone();
         blocking(move || producer.flush(timeout))
             .await?
             .map_err(|e| match e {

@@ -5,7 +5,7 @@
 //! `commit` flushes every record of the transaction first and fails if any of them failed, so
 //! per-record delivery futures are not needed.
 
-use crate::producer::{self, enqueue};
+use crate::producer::{self, Sender};
 use crate::{KafkaConfig, blocking, error};
 use aisle_log::{
     GroupMetadata, LogError, ProduceRecord, ProducerConfig, Result, TopicPartition, TxProducer,
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// A transactional Kafka producer implementing [`aisle_log::TxProducer`].
 pub struct KafkaTxProducer {
-    producer: FutureProducer,
+    sender: Sender,
     transactional_id: String,
     timeout: Duration,
 }
@@ -56,7 +56,7 @@ impl KafkaTxProducer {
             .create()
             .map_err(|e| error::map(&format!("transactional producer `{transactional_id}`"), e))?;
         let tx = KafkaTxProducer {
-            producer,
+            sender: Sender::new(producer, log),
             transactional_id: transactional_id.to_owned(),
             timeout: log.operation_timeout(),
         };
@@ -67,14 +67,14 @@ impl KafkaTxProducer {
 
     /// The underlying rdkafka producer.
     pub fn rdkafka(&self) -> &FutureProducer {
-        &self.producer
+        &self.sender.producer
     }
 
     /// Waits until every record sent so far reached the broker (they stay invisible to
     /// `read_committed` readers until the commit). `abort` drops records still queued locally,
     /// so flushing first is how a test makes an aborted transaction leave data in the log.
     pub async fn flush(&self, timeout: Duration) -> Result<()> {
-        let producer = self.producer.clone();
+        let producer = self.sender.producer.clone();
         blocking(move || producer.flush(timeout))
             .await?
             .map_err(|e| {
@@ -90,7 +90,7 @@ impl KafkaTxProducer {
     where
         F: FnOnce(&FutureProducer, Duration) -> KafkaResult<()> + Send + 'static,
     {
-        let producer = self.producer.clone();
+        let producer = self.sender.producer.clone();
         let t = self.timeout;
         blocking(move || f(&producer, t)).await?.map_err(|e| {
             error::map(
@@ -104,7 +104,7 @@ impl KafkaTxProducer {
 #[async_trait]
 impl TxProducer for KafkaTxProducer {
     async fn begin(&mut self) -> Result<()> {
-        self.producer.begin_transaction().map_err(|e| {
+        self.sender.producer.begin_transaction().map_err(|e| {
             error::map(
                 &format!(
                     "begin transaction (transactional id `{}`)",
@@ -117,7 +117,7 @@ impl TxProducer for KafkaTxProducer {
 
     async fn send(&mut self, record: ProduceRecord) -> Result<()> {
         // Dropping rdkafka's delivery future is fine: the commit reports failed records.
-        enqueue(&self.producer, &record).await.map(drop)
+        self.sender.enqueue(&record).await.map(drop)
     }
 
     async fn send_offsets(

@@ -1,0 +1,67 @@
+//! Backtests: fit on days up to a cut-off, forecast the following days, score with WRMSSE.
+//!
+//! The evaluator of a backtest sees only the training part: scales come from the training days
+//! (from each series' first non-zero one), weights from the dollar sales of the last (up to) 28
+//! training days. With the 28-day extract the default split trains on d_1914..d_1927 and scores
+//! d_1928..d_1941, so scales and weights come from those 14 training days alone.
+
+use crate::data::SalesPanel;
+use crate::dataset::Inputs;
+use crate::error::{ForecastError, Result};
+use crate::models::Model;
+use crate::wrmsse::{Score, Wrmsse};
+use std::time::{Duration, Instant};
+
+/// One model's backtest result.
+#[derive(Debug, Clone)]
+pub struct BacktestRow {
+    /// Model name.
+    pub model: String,
+    /// Its WRMSSE per level.
+    pub score: Score,
+    /// Time to forecast every series.
+    pub elapsed: Duration,
+}
+
+/// Trains on `sales` up to `train_last`, forecasts the next `horizon` days with every model and
+/// scores them.
+pub fn backtest(
+    sales: &SalesPanel,
+    inputs: &Inputs,
+    train_last: i32,
+    horizon: usize,
+    models: &[Box<dyn Model>],
+) -> Result<Vec<BacktestRow>> {
+    let test_last = train_last + horizon as i32;
+    if train_last < sales.first_day + 1 || test_last > sales.last_day() {
+        return Err(ForecastError::Mismatch(format!(
+            "backtest needs days d_{}..d_{test_last}; the sales cover d_{}..d_{}",
+            sales.first_day,
+            sales.first_day,
+            sales.last_day()
+        )));
+    }
+    let train = sales.slice(sales.first_day, train_last);
+    let truth = sales.slice(train_last + 1, test_last);
+    let eval = Wrmsse::m5(
+        &train.series,
+        &train.values,
+        train_last,
+        &inputs.calendar,
+        &inputs.prices,
+    )?;
+    let ctx = inputs.context(&train, horizon);
+    models
+        .iter()
+        .map(|m| {
+            let start = Instant::now();
+            let f = m.forecast(&ctx);
+            let elapsed = start.elapsed();
+            Ok(BacktestRow {
+                model: m.name(),
+                score: eval.score(&f, &truth.values)?,
+                elapsed,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,57 @@
+//! `aisle-forecast`: 28-day unit-sales forecasts for the M5 item × store series, their WRMSSE
+//! score, backtests, Kaggle submissions, and the forecaster that follows the `sales` topic.
+//!
+//! Main items:
+//! * [`wrmsse::Wrmsse`]: the M5 accuracy measure (12 levels, scales from each series' first
+//!   non-zero day, dollar-sales weights), with [`wrmsse::Score`] per level;
+//! * [`models::Model`]: the M5 baselines ([`models::baselines`]: Naive, sNaive, MA, SES, Croston,
+//!   TSB) and the pooled multiplicative model [`models::pooled::Pooled`];
+//! * [`backtest::backtest`]: forecast held-back days of the data you have and score them;
+//!   [`evaluate::evaluate`]: score a submission file against a truth file;
+//! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`);
+//! * [`submission`]: Kaggle `id,F1..F28` files; [`stream`]: the `sales` → `sales_forecasts`
+//!   forecaster with durable per-series history ([`history::History`]).
+//!
+//! ```
+//! use aisle_forecast::data::SeriesMeta;
+//! use aisle_forecast::hierarchy::Hierarchy;
+//! use aisle_forecast::wrmsse::{Wrmsse, weights_from_dollars};
+//!
+//! let series = vec![SeriesMeta::from_ids("FOODS_3_090", "CA_1").unwrap()];
+//! let h = Hierarchy::m5(&series);
+//! let train = vec![vec![0.0, 2.0, 4.0, 2.0]]; // scale = mean of 2², 2² = 4
+//! let weights = weights_from_dollars(&h, &[10.0]);
+//! let eval = Wrmsse::new(h, &train, weights)?;
+//! let score = eval.score(&[vec![3.0, 3.0]], &[vec![1.0, 5.0]])?; // RMSE 2 → RMSSE 1
+//! assert_eq!(score.mean(1..=12), 1.0);
+//! # Ok::<(), aisle_forecast::ForecastError>(())
+//! ```
+//!
+//! # Layout
+//! * `data`: file readers (wide sales, calendar, prices), `.zst` aware.
+//! * `monthly`: the monthly totals of d_1..d_1913.
+//! * `dataset`: which files of a data directory are used, loaded together.
+//! * `hierarchy`: the twelve M5 levels and aggregation.
+//! * `wrmsse`: scales, weights, scoring.
+//! * `models/`: the [`models::Model`] trait, `baselines`, `pooled`.
+//! * `backtest`: train/test splits inside the available days.
+//! * `evaluate`: scoring a submission file against a truth file, the official comparison rows.
+//! * `submission`: Kaggle CSV read/write.
+//! * `history`: per-series daily history with an atomic on-disk snapshot.
+//! * `stream`: consume `sales`, keep history, publish `SalesForecast`s.
+//! * `error`: [`ForecastError`].
+
+pub mod backtest;
+pub mod data;
+pub mod dataset;
+mod error;
+pub mod evaluate;
+pub mod hierarchy;
+pub mod models;
+pub mod monthly;
+pub mod submission;
+pub mod wrmsse;
+
+pub use error::{ForecastError, Result};
+pub mod history;
+pub mod stream;
