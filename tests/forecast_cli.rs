@@ -98,12 +98,7 @@ fn evaluate_matches_a_hand_computed_wrmsse() {
 }
 
 fn m5_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AISLE_M5_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/data/m5"));
-    dir.join("sample_submission.csv.zst")
-        .exists()
-        .then_some(dir)
+    aisle_testkit::m5_data_dir()
 }
 
 #[test]

@@ -14,17 +14,7 @@ fn aisle(data_dir: &Path) -> Command {
 }
 
 fn m5_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/m5");
-    if dir.join("calendar.csv.zst").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("AISLE_REQUIRE_DATA").map_or(true, |v| v.trim() != "1"),
-        "AISLE_REQUIRE_DATA=1 but {} has no M5 data",
-        dir.display()
-    );
-    println!("skipped: no M5 data in {}", dir.display());
-    None
+    aisle_testkit::m5_data_dir()
 }
 
 fn text(out: &Output) -> (String, String) {

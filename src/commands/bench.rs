@@ -30,16 +30,8 @@ pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
     }
 }
 
-/// COCO labels of the seed inventory: realistic keys, spread over partitions by murmur2.
-const ITEMS: [&str; 7] = [
-    "cup",
-    "bowl",
-    "fork",
-    "spoon",
-    "sports ball",
-    "tennis racket",
-    "frisbee",
-];
+/// Keys: COCO labels of the seed inventory, the same the raw rdkafka run uses.
+use aisle_log_kafka::bench::KEYS as ITEMS;
 
 /// Timestamp of record 0; record `i` carries `BASE_TS + i` (the kill -9 test relies on it).
 pub const BASE_TS: i64 = 1_763_800_000_000;

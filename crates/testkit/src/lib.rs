@@ -56,6 +56,7 @@ mod fixture;
 pub mod known_keys;
 mod names;
 mod read;
+mod shared;
 
 #[cfg(feature = "embedded")]
 pub use fixture::{EmbeddedFixture, TempEmbeddedLog, temp_embedded_log};
@@ -67,6 +68,7 @@ pub use read::{
     DEFAULT_WAIT, POLL_STEP, poll_count, poll_until, read_all, read_all_with, values,
     wait_for_assignment,
 };
+pub use shared::{m5_data_dir, shared_dir};
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread")]` per conformance case, each a
 /// separately reported test named after its case.

@@ -7,7 +7,7 @@ use aisle_forecast::models::{self, Model, pooled::Pooled};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).map_or("/work/shared/data/m5", String::as_str);
+    let dir = args.get(1).map_or("../shared/data/m5", String::as_str);
     let train_last: i32 = args.get(2).map_or(Ok(1927), |s| s.parse())?;
     let horizon: usize = args.get(3).map_or(Ok(14), |s| s.parse())?;
     let t = std::time::Instant::now();

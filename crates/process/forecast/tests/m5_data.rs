@@ -7,10 +7,7 @@ use aisle_forecast::wrmsse::{dollar_sales, read_weights, weights_from_dollars};
 use std::path::PathBuf;
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AISLE_M5_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/data/m5"));
-    dir.join("calendar.csv.zst").exists().then_some(dir)
+    aisle_testkit::m5_data_dir()
 }
 
 #[test]

@@ -4,18 +4,9 @@
 
 use std::path::PathBuf;
 
-/// `../shared/data/m5` relative to the repository root, or `None` (with a message) when it is
-/// missing; a missing directory fails instead when `AISLE_REQUIRE_DATA=1`.
+/// The shared M5 data, or `None` when absent (see `aisle_testkit::m5_data_dir`).
 pub fn m5_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/data/m5");
-    if dir.join("calendar.csv.zst").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("AISLE_REQUIRE_DATA").is_ok_and(|v| v.trim() == "1") {
-        panic!("AISLE_REQUIRE_DATA=1 but {} has no M5 data", dir.display());
-    }
-    println!("skipped: no M5 data in {}", dir.display());
-    None
+    aisle_testkit::m5_data_dir()
 }
 
 /// Calls `f` with every data row of a zstd CSV.
