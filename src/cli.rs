@@ -49,6 +49,11 @@ pub struct GlobalArgs {
     /// Log filter, e.g. `info`, `debug`, `aisle=debug,rdkafka=warn` (also RUST_LOG).
     #[arg(long, global = true, env = "AISLE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// Serve this process's Prometheus metrics at http://ADDR/metrics while the command runs
+    /// (e.g. 127.0.0.1:9100; any command: replay, forecast run, demo, ...).
+    #[arg(long, global = true, env = "AISLE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,8 +76,27 @@ pub enum Command {
     /// Forecast unit sales 28 days ahead and score forecasts with the M5 metric (WRMSSE).
     #[command(subcommand)]
     Forecast(crate::commands::forecast::ForecastCmd),
+    /// Capture external sources into topics (the store's inventory table).
+    #[command(subcommand)]
+    Connect(crate::commands::inventory::ConnectCmd),
+    /// Manage the store's inventory table (create it with its seed rows).
+    #[command(subcommand)]
+    Inventory(crate::commands::inventory::InventoryCmd),
+    /// Run the Green Light Special: cart objects joined with the inventory table, counted per
+    /// store in event-time windows; each closed window writes `windowed_items` and the store's
+    /// special to `green_light_specials`, exactly once. Late records go to
+    /// `shopping_cart_objects.late`. Start several with the same --application-id to share the
+    /// partitions (Kafka); restart a crashed one with the same --instance-id.
+    Greenlight(crate::commands::greenlight::GreenlightArgs),
+    /// Cart cameras: detect objects in photos (ONNX detector on ONNX Runtime) into
+    /// `shopping_cart_objects`, or simulate detections without a model.
+    #[command(subcommand)]
+    Camera(crate::commands::camera::CameraCmd),
     /// Run the whole pipeline on embedded defaults until Ctrl-C or --duration.
     Demo(DemoArgs),
+    /// Serve the live dashboard, the JSON API (OpenAPI at /openapi.yaml) and /metrics
+    /// (default http://127.0.0.1:8080). Read-only: it tails the topics, it changes nothing.
+    Serve(crate::commands::serve::ServeArgs),
     /// Print the resolved configuration as TOML.
     Config,
 }
@@ -171,6 +195,17 @@ pub enum BenchCmd {
     /// Synthetic M5 sales replay (10M records by default) into a fresh topic: records/s; on
     /// Kafka also raw rdkafka with same-size values on the same broker.
     Replay(crate::commands::replay::BenchReplayArgs),
+    /// Inventory connector on a fresh table of --db (1,000,000 rows by default): initial
+    /// capture rows/s, then UPDATE → `inventory_rekeyed` latency p50/p99 at a 100 ms poll.
+    Inventory(crate::commands::inventory::BenchInventoryArgs),
+    /// Green Light Special: cart objects/s through join + window + emit with exactly-once on
+    /// (pre-produced input, 1M by default), then end-to-end latency p50/p99 with 1 s windows;
+    /// --with-reference also runs the Kafka Streams app of the original topology on the same
+    /// input. Run under `taskset -c 0` to measure one core.
+    Greenlight(crate::commands::greenlight::BenchGreenlightArgs),
+    /// Cart camera per model in ../shared/vision: images/s and p50/p99 per image (decode +
+    /// detect + produce), beside Python ONNX Runtime on the same model and images.
+    Camera(crate::commands::camera::BenchCameraArgs),
 }
 
 #[derive(Debug, Args)]
@@ -197,4 +232,18 @@ pub struct DemoArgs {
     /// Address for the demo's schema registry (empty to disable).
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub registry_listen: String,
+    /// Sample cart photos for the real detector (e.g. ../shared/vision/images); with a model
+    /// (--model, AISLE_MODEL or [camera] models_dir) and ONNX Runtime installed, the demo detects
+    /// them first, then the simulator keeps carts coming.
+    #[arg(long, env = "AISLE_DEMO_IMAGES", value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Detector model for --images (.onnx; default: AISLE_MODEL, then [camera] models_dir).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Simulated cart detections per second.
+    #[arg(long, default_value_t = 5.0, value_name = "N")]
+    pub cart_rate: f64,
+    /// Don't serve the dashboard ([serve] listen, default http://127.0.0.1:8080).
+    #[arg(long)]
+    pub no_serve: bool,
 }

@@ -24,6 +24,17 @@ pub struct Config {
     pub kafka: KafkaSection,
     /// Schema registry settings.
     pub registry: RegistrySection,
+    /// The dashboard, API and metrics server (`aisle serve`).
+    pub serve: ServeSection,
+    /// The inventory connector (`aisle connect inventory`): database URL, table, capture mode,
+    /// column names, poll and delete-scan intervals, topics.
+    pub inventory: aisle_inventory::InventoryConfig,
+    /// The Green Light Special (`aisle greenlight`): topics, windows (size, advance, grace,
+    /// idle timeout), the winning rule, group and instance ids.
+    pub greenlight: aisle_greenlight::GreenlightConfig,
+    /// Cart cameras (`aisle camera`): model lookup (`models_dir`, `model_file`), the ONNX
+    /// Runtime library (`ort_lib`), threshold, ids, label → item mapping, image limits, topics.
+    pub camera: aisle_camera::CameraConfig,
 }
 
 impl Default for Config {
@@ -33,7 +44,49 @@ impl Default for Config {
             embedded: EmbeddedConfig::default(),
             kafka: KafkaSection::default(),
             registry: RegistrySection::default(),
+            serve: ServeSection::default(),
+            inventory: aisle_inventory::InventoryConfig::default(),
+            greenlight: aisle_greenlight::GreenlightConfig::default(),
+            camera: aisle_camera::CameraConfig::default(),
         }
+    }
+}
+
+/// `aisle serve`: where it listens and who may look.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSection {
+    /// Address to listen on; a non-loopback address requires `token`.
+    pub listen: String,
+    /// Bearer token required on every route but `/healthz`; unset: no token (loopback only).
+    /// Printed as `<redacted>` by `aisle config`.
+    #[serde(serialize_with = "redact")]
+    pub token: Option<String>,
+    /// Consumer groups whose committed-offset lag the health view shows (default: the Green
+    /// Light Special processor's `aisle-greenlight`).
+    pub groups: Vec<String>,
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        ServeSection {
+            listen: default_serve_listen(),
+            token: None,
+            groups: vec!["aisle-greenlight".into()],
+        }
+    }
+}
+
+/// Loopback, port 8080: only this machine can look unless told otherwise.
+fn default_serve_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+/// Keeps secrets out of `aisle config` output.
+fn redact<S: serde::Serializer>(token: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match token {
+        Some(_) => s.serialize_some("<redacted>"),
+        None => s.serialize_none(),
     }
 }
 

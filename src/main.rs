@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod metrics;
 mod runtime;
 
 use clap::Parser;
@@ -44,6 +45,11 @@ fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::Config::load(&cli.global)
         .map_err(|e| exit::fail(exit::CONFIG, format!("{e:#}")))?;
+    if let Some(addr) = &cli.global.metrics_listen {
+        metrics::listen(addr)
+            .await
+            .map_err(|e| exit::fail(exit::CONFIG, format!("{e:#}")))?;
+    }
     match cli.command {
         Command::Config => {
             print!("{}", config.to_toml()?);
@@ -55,7 +61,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => commands::bench::run(&config, cmd).await,
         Command::Replay(cmd) => commands::replay::run(&config, cmd).await,
         Command::Forecast(cmd) => commands::forecast::run(&config, cmd).await,
+        Command::Connect(cmd) => commands::inventory::connect(&config, cmd).await,
+        Command::Inventory(cmd) => commands::inventory::init(&config, cmd).await,
+        Command::Greenlight(args) => commands::greenlight::run(&config, args).await,
+        Command::Camera(cmd) => commands::camera::run(&config, cmd).await,
         Command::Demo(args) => commands::demo::run(&config, args).await,
+        Command::Serve(args) => commands::serve::run(&config, args).await,
     }
 }
 

@@ -149,3 +149,96 @@ fn replay_then_forecast_once_writes_a_valid_submission() {
     }
     assert_eq!(ids, want);
 }
+
+/// A tiny synthetic M5 directory: two items in CA_1 over d_1..d_8 (the calendar starts on
+/// Saturday 2011-02-05), one price each.
+fn synthetic_m5(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut cal = String::from(
+        "date,wm_yr_wk,weekday,wday,month,year,d,event_name_1,event_type_1,event_name_2,\
+         event_type_2,snap_CA,snap_TX,snap_WI\n",
+    );
+    for d in 1..=8 {
+        cal.push_str(&format!(
+            "2011-02-{:02},{},x,{},2,2011,d_{d},,,,,0,0,0\n",
+            d + 4,
+            11101 + (d - 1) / 7,
+            (d - 1) % 7 + 1
+        ));
+    }
+    std::fs::write(dir.join("calendar.csv"), cal).unwrap();
+    std::fs::write(
+        dir.join("sell_prices.csv"),
+        "store_id,item_id,wm_yr_wk,sell_price\nCA_1,A_1_001,11101,1.0\nCA_1,A_1_001,11102,1.0\n\
+         CA_1,A_1_002,11101,2.0\nCA_1,A_1_002,11102,2.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sales_train_evaluation_d1914_d1941.csv"),
+        "id,item_id,dept_id,cat_id,store_id,state_id,d_1,d_2,d_3,d_4,d_5,d_6,d_7,d_8\n\
+         A_1_001_CA_1_evaluation,A_1_001,A_1,A,CA_1,CA,1,2,1,2,1,2,1,2\n\
+         A_1_002_CA_1_evaluation,A_1_002,A_1,A,CA_1,CA,2,4,2,4,2,4,2,4\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn backtest_uses_full_history_scales_when_the_file_is_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m5 = tmp.path().join("m5");
+    synthetic_m5(&m5);
+    let backtest = |extra: &[&str]| {
+        let mut cmd = aisle(&tmp.path().join("data"));
+        cmd.args([
+            "forecast",
+            "backtest",
+            "--train-last",
+            "6",
+            "--horizon",
+            "2",
+        ])
+        .arg("--data")
+        .arg(&m5)
+        .args(extra);
+        cmd
+    };
+    let out = ok(backtest(&[]));
+    assert!(out.contains("scales: training days"), "{out}");
+    let naive = |out: &str| -> f64 {
+        let row = out.lines().find(|l| l.starts_with("| Naive |")).unwrap();
+        row.split('|').nth(2).unwrap().trim().parse().unwrap()
+    };
+    // Naive repeats d_6 (2 and 4) against truth 1,2 and 2,4: errors 1,0 and 2,0. Training
+    // scales are 1 and 4 (bottom), 9 (levels 1-9): level 1-9 RMSSE sqrt(4.5 / 9) each.
+    let train = naive(&out);
+    assert!((train - (0.5f64).sqrt()).abs() < 1e-4, "{out}");
+
+    let err = backtest(&["--scales", "published"]).output().unwrap();
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("validation_all_levels_d1914_d1941.csv"),
+        "{err:?}"
+    );
+
+    // Full-history scales 4× the training ones halve every RMSSE.
+    let mut levels = String::from("level,key1,key2,weight_in_level,scale_mse_pkg\n");
+    for (l, a, b) in [
+        (1, "Total", "X"),
+        (2, "CA", "X"),
+        (3, "CA_1", "X"),
+        (4, "A", "X"),
+        (5, "A_1", "X"),
+        (6, "CA", "A"),
+        (7, "CA", "A_1"),
+        (8, "CA_1", "A"),
+        (9, "CA_1", "A_1"),
+    ] {
+        levels.push_str(&format!("{l},{a},{b},1,36\n"));
+    }
+    std::fs::write(m5.join("validation_all_levels_d1914_d1941.csv"), levels).unwrap();
+    let out = ok(backtest(&[]));
+    assert!(out.contains("scales: full history d_1..d_1913"), "{out}");
+    assert!((naive(&out) - train / 2.0).abs() < 1e-4, "{out}");
+    let out = ok(backtest(&["--scales", "training"]));
+    assert!((naive(&out) - train).abs() < 1e-4, "{out}");
+}

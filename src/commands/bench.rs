@@ -27,6 +27,9 @@ pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Log(args) => bench_log(config, args).await,
         BenchCmd::Replay(args) => crate::commands::replay::bench(config, args).await,
+        BenchCmd::Inventory(args) => crate::commands::inventory::bench(config, args).await,
+        BenchCmd::Greenlight(args) => crate::commands::greenlight::bench(config, args).await,
+        BenchCmd::Camera(args) => crate::commands::camera::bench(config, args).await,
     }
 }
 

@@ -4,9 +4,12 @@ use crate::config::Config;
 use crate::runtime;
 use aisle_events::topics;
 use aisle_forecast::backtest::backtest;
+use aisle_forecast::data::find;
 use aisle_forecast::dataset::{Inputs, M5Data};
 use aisle_forecast::evaluate::{self, EvalFiles};
+use aisle_forecast::hierarchy::Hierarchy;
 use aisle_forecast::models::{self, Model};
+use aisle_forecast::scales::{self, ScaleSource};
 use aisle_forecast::stream::{self, RunOptions};
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -89,6 +92,12 @@ pub struct BacktestArgs {
     /// Days scored after it.
     #[arg(long, default_value_t = 14)]
     pub horizon: usize,
+    /// WRMSSE scales: `published` = full-history d_1..d_1913 scales from
+    /// validation_all_levels_d1914_d1941.csv in --data (closest to the official metric; the
+    /// default when the file is there), `training` = the training days only (biased: aggregate
+    /// scales of a few weeks are several times smaller than the full history's).
+    #[arg(long, value_parser = ["published", "training"])]
+    pub scales: Option<String>,
 }
 
 fn parse_levels(s: &str) -> Result<RangeInclusive<usize>, String> {
@@ -140,15 +149,36 @@ pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
         ForecastCmd::Backtest(args) => {
             let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let data = M5Data::load(&args.data)?;
-                Ok(backtest(
+                let file = find(&args.data, scales::PUBLISHED_FILE);
+                let source = match (args.scales.as_deref(), file) {
+                    (Some("training"), _) | (None, None) => ScaleSource::Training,
+                    (_, Some(p)) => ScaleSource::Published(scales::read_published(
+                        &p,
+                        &Hierarchy::m5(&data.sales.series),
+                    )?),
+                    (_, None) => anyhow::bail!(
+                        "--scales published: no {} in {}",
+                        scales::PUBLISHED_FILE,
+                        args.data.display()
+                    ),
+                };
+                let label = match source {
+                    ScaleSource::Training => "training days",
+                    ScaleSource::Published(_) => "full history d_1..d_1913",
+                };
+                let rows = backtest(
                     &data.sales,
                     &data.inputs,
                     args.train_last,
                     args.horizon,
+                    &source,
                     &models::all(),
-                )?)
+                )?;
+                Ok((rows, label))
             })
             .await??;
+            let (rows, label) = rows;
+            println!("scales: {label}");
             println!("| model | WRMSSE L1-9 | WRMSSE L1-12 | time |");
             println!("|---|---|---|---|");
             for r in rows {

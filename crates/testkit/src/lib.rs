@@ -88,6 +88,7 @@ macro_rules! conformance_suite {
             murmur2_placement_matches_java,
             explicit_partition,
             round_trip_headers_timestamps_tombstones_empty_keys,
+            send_batch_matches_send,
             watermarks,
             seek_to_beginning_end_and_offset,
             is_caught_up_at_the_end,

@@ -82,6 +82,14 @@ impl Calendar {
         self.days.get(&d).copied()
     }
 
+    /// The day whose date is `date_ms`, if the calendar has one.
+    pub fn day_of(&self, date_ms: i64) -> Option<u32> {
+        self.days
+            .iter()
+            .find(|(_, c)| c.date_ms == date_ms)
+            .map(|(d, _)| *d)
+    }
+
     /// Fails naming the first missing day unless every day of `first..=last` is present.
     pub fn require(&self, first: u32, last: u32) -> Result<()> {
         match (first..=last).find(|d| !self.days.contains_key(d)) {
@@ -158,6 +166,8 @@ mod tests {
         assert_eq!(cal.day(2).unwrap().wm_yr_wk, 11101);
         assert_eq!(cal.day(1).unwrap().date_ms, 1_296_259_200_000);
         cal.require(1, 2).unwrap();
+        assert_eq!(cal.day_of(1_296_259_200_000 + 86_400_000), Some(2));
+        assert_eq!(cal.day_of(1_296_259_200_000 + 1), None);
         let err = cal.require(2, 3).unwrap_err().to_string();
         assert!(
             err.contains("d_3 is missing") && err.contains("d_1..d_2"),

@@ -8,6 +8,7 @@
 
 use crate::error::Result;
 use aisle_events::{Event, SalesRecord};
+use bytes::BufMut;
 
 /// Encodes one series' records (Avro datum, no framing).
 #[derive(Clone, Debug)]
@@ -29,28 +30,28 @@ impl SeriesEncoder {
     }
 
     /// Appends the datum of this series' record for `day`, `sold`, `price`.
-    pub fn encode(&self, day: i32, sold: i32, price: Option<f32>, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.prefix);
+    pub fn encode(&self, day: i32, sold: i32, price: Option<f32>, out: &mut impl BufMut) {
+        out.put_slice(&self.prefix);
         zigzag(day as i64, out);
         zigzag(sold as i64, out);
         match price {
-            None => out.push(0),
+            None => out.put_u8(0),
             Some(p) => {
-                out.push(2); // branch 1, zig-zag encoded
-                out.extend_from_slice(&p.to_le_bytes());
+                out.put_u8(2); // branch 1, zig-zag encoded
+                out.put_f32_le(p);
             }
         }
     }
 }
 
 /// Avro's `int`/`long` encoding: zig-zag, then base-128 varint.
-fn zigzag(v: i64, out: &mut Vec<u8>) {
+fn zigzag(v: i64, out: &mut impl BufMut) {
     let mut n = ((v << 1) ^ (v >> 63)) as u64;
     while n >= 0x80 {
-        out.push((n as u8) | 0x80);
+        out.put_u8((n as u8) | 0x80);
         n >>= 7;
     }
-    out.push(n as u8);
+    out.put_u8(n as u8);
 }
 
 #[cfg(test)]

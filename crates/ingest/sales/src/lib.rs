@@ -4,9 +4,10 @@
 //! `.zst`) become one `SalesRecord` per item × store × day: partition = store index (Kaggle order
 //! CA_1..WI_3), key = `ITEM_STORE`, timestamp = the day's date (UTC midnight), `sell_price` from
 //! the week's price, null before the item launched. One generator task per store sends its days
-//! in order through an idempotent producer; the position lives in the log itself (header
-//! `aisle.replay.pos = day:row` on every record), so a rerun after kill -9 continues exactly where
-//! the partition ends. Malformed rows go to `<topic>.dlq` with file, line and reason.
+//! in order through an idempotent producer, in batches ([`aisle_log::Producer::send_batch`]); the
+//! position lives in the log itself: the last record of a store's partition names its series (key)
+//! and day (timestamp), so a rerun after kill -9 continues exactly where the partition ends, with
+//! no extra bytes per record. Malformed rows go to `<topic>.dlq` with file, line and reason.
 //!
 //! Main items: [`replay()`] with [`ReplayOptions`] / [`Source`] / [`Speed`], the [`Observer`] for
 //! progress, the [`Summary`]; the readers [`Calendar`], [`Prices`], [`wide`]; [`synthetic`] data.
@@ -35,10 +36,10 @@
 //! * `prices.rs`: [`Prices`]: a compact (store, item, week) → price table.
 //! * `wide.rs`: the wide sales file in windows of days: bounded memory, any row order.
 //! * `synthetic.rs`: deterministic M5-shaped data.
-//! * `resume.rs`: reading where each store stopped from the tail of its partition.
+//! * `resume.rs`: where each store stopped, from the first and last records of its partition.
 //! * `dlq.rs`: dead-letter headers; not repeating rows an earlier run rejected.
 //! * `replay.rs`: the plan (all checks before sending), dead letters, windows, the summary.
-//! * `store.rs`: one store's generator task.
+//! * `store.rs`: one store's generator task (batched sends, no per-record allocation).
 //! * `encode.rs`: per-series Avro encoding of the three fields that change day to day.
 //! * `error.rs`: [`SalesError`].
 

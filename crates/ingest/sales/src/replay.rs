@@ -4,7 +4,7 @@
 use crate::calendar::Calendar;
 use crate::error::{Result, SalesError};
 use crate::prices::{PriceFilter, Prices};
-use crate::resume::{self, Position};
+use crate::resume;
 use crate::store::StoreJob;
 use crate::wide::{self, SalesHeader, SalesIndex, Series, Window};
 use crate::{input, synthetic};
@@ -175,11 +175,22 @@ pub async fn replay(
     let synthetic = matches!(plan.data, Data::Synthetic);
     let selected: Vec<usize> = (0..10).filter(|s| plan.stores[*s]).collect();
     let parts: Vec<i32> = selected.iter().map(|s| *s as i32).collect();
-    let positions = resume::last_positions(log.as_ref(), topic, &parts).await?;
-    for (s, pos) in selected.iter().zip(&positions) {
-        if let Some(p) = pos {
-            check_position(topic, *s, p, synthetic, &plan)?;
-        }
+    let mut positions = Vec::with_capacity(selected.len());
+    for (s, last) in selected
+        .iter()
+        .zip(resume::last_positions(log.as_ref(), topic, &parts).await?)
+    {
+        positions.push(match last {
+            None => None,
+            Some(p) => Some(resume::locate(
+                topic,
+                *s,
+                &p,
+                synthetic,
+                &plan.series[*s],
+                |ts| day_of(&plan, ts),
+            )?),
+        });
     }
     let producer = log
         .producer(&ProducerConfig {
@@ -205,12 +216,12 @@ pub async fn replay(
     for (s, pos) in selected.iter().zip(&positions) {
         let done_before = match pos {
             None => 0,
-            Some(p) if p.day < plan.first => 0,
-            Some(p) => {
-                let (d, r) = if p.row as usize + 1 >= plan.series[*s].len() {
-                    (p.day + 1, 0)
+            Some((day, _)) if *day < plan.first => 0,
+            Some((day, row)) => {
+                let (d, r) = if *row as usize + 1 >= plan.series[*s].len() {
+                    (day + 1, 0)
                 } else {
-                    (p.day, p.row + 1)
+                    (*day, row + 1)
                 };
                 next[*s] = (d, r);
                 ((d.min(plan.last + 1) - plan.first) as u64) * rows_per_day[*s] + r as u64
@@ -403,50 +414,12 @@ fn make_plan(opts: &ReplayOptions, stores: [bool; 10]) -> Result<Plan> {
     }
 }
 
-/// A resume position must be one this input could have written.
-fn check_position(
-    topic: &str,
-    store: usize,
-    p: &Position,
-    synthetic: bool,
-    plan: &Plan,
-) -> Result<()> {
-    let err = |reason: String| SalesError::Resume {
-        topic: topic.into(),
-        partition: store as i32,
-        reason,
-    };
-    if p.synthetic != synthetic {
-        return Err(err(format!(
-            "it holds {} data and this replay is {}; use another --topic",
-            if p.synthetic { "synthetic" } else { "real" },
-            if synthetic { "synthetic" } else { "real" }
-        )));
+/// The day of a record timestamp in this replay's data: the calendar's, or synthetic dates.
+fn day_of(plan: &Plan, ts: i64) -> Option<u32> {
+    match &plan.data {
+        Data::M5 { calendar, .. } => calendar.day_of(ts),
+        Data::Synthetic => synthetic::day_of(ts),
     }
-    if p.row as usize >= plan.series[store].len() {
-        return Err(err(format!(
-            "its last record is row {} of {} but the input has {} series for it",
-            p.row,
-            M5_STORES[store],
-            plan.series[store].len()
-        )));
-    }
-    let want = &plan.series[store][p.row as usize].key;
-    if p.key.as_ref() != Some(want) {
-        return Err(err(format!(
-            "its last record (d_{} row {}) is {:?}, but row {} of {} in this input is {:?}: the \
-             topic was written from other input; use another --topic",
-            p.day,
-            p.row,
-            p.key
-                .as_ref()
-                .map(|k| String::from_utf8_lossy(k).into_owned()),
-            p.row,
-            M5_STORES[store],
-            String::from_utf8_lossy(want)
-        )));
-    }
-    Ok(())
 }
 
 /// Writes rejected rows to `<topic>.dlq` (original bytes, headers with file, line and reason),

@@ -8,7 +8,8 @@
 //! This crate does no I/O. It holds:
 //!
 //! * [`Log`]: topic administration and the factory for producers and consumers;
-//! * [`Producer`]: asynchronous, idempotent produce, acknowledged on durability;
+//! * [`Producer`]: asynchronous, idempotent produce, acknowledged on durability, one record at a
+//!   time or in batches ([`Producer::send_batch`], one [`BatchDelivery`] for many records);
 //! * [`Consumer`]: consumer groups with committed offsets, manual assignment, seek;
 //! * [`TxProducer`]: transactions that write to several topics and commit consumer offsets
 //!   atomically (exactly-once read-process-write);
@@ -58,7 +59,9 @@ pub use record::{
     AutoOffsetReset, CleanupPolicy, ConsumerConfig, Header, Isolation, Offset, ProduceRecord,
     ProducerConfig, Rebalance, Record, RecordMeta, TopicInfo, TopicPartition, TopicSpec,
 };
-pub use traits::{Consumer, DeliveryFuture, GroupMetadata, Log, Producer, TxProducer};
+pub use traits::{
+    BatchDelivery, Consumer, DeliveryFuture, GroupMetadata, Log, Producer, TxProducer,
+};
 
 /// Milliseconds since the Unix epoch, the unit of every record timestamp.
 pub fn now_ms() -> i64 {

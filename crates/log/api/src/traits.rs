@@ -81,6 +81,32 @@ impl std::fmt::Debug for DeliveryFuture {
     }
 }
 
+/// Resolves when every record of a [`Producer::send_batch`] is durable, with where each landed
+/// (in the order they were given), or with the first failure.
+///
+/// Dropping it does not cancel the writes.
+pub struct BatchDelivery(BoxFuture<'static, Result<Vec<RecordMeta>>>);
+
+impl BatchDelivery {
+    /// Wraps a runtime's own future.
+    pub fn new(fut: impl Future<Output = Result<Vec<RecordMeta>>> + Send + 'static) -> Self {
+        BatchDelivery(Box::pin(fut))
+    }
+}
+
+impl Future for BatchDelivery {
+    type Output = Result<Vec<RecordMeta>>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for BatchDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchDelivery")
+    }
+}
+
 /// Writes records. Shared between tasks (`Arc<dyn Producer>`).
 #[async_trait]
 pub trait Producer: Send + Sync {
@@ -89,6 +115,28 @@ pub trait Producer: Send + Sync {
     /// [`DeliveryFuture`] resolves when it is durable. Records sent to one partition from one
     /// task are stored in the order they were sent.
     async fn send(&self, record: ProduceRecord) -> Result<DeliveryFuture>;
+
+    /// Enqueues `records` in order, exactly as calling [`Producer::send`] on a copy of each in
+    /// turn would (same placement, same back-pressure, same per-partition order), and returns one
+    /// [`BatchDelivery`] for all of them instead of a future per record: the fast path for
+    /// producers that write many records at once. The records are borrowed (both runtimes copy
+    /// what they store), so a caller can refill and reuse them. If enqueueing fails part-way,
+    /// the records before the failing one are still written and the error is returned.
+    ///
+    /// The default calls `send` per record; runtimes override it to skip per-record futures.
+    async fn send_batch(&self, records: &[ProduceRecord]) -> Result<BatchDelivery> {
+        let mut futs = Vec::with_capacity(records.len());
+        for record in records {
+            futs.push(self.send(record.clone()).await?);
+        }
+        Ok(BatchDelivery::new(async move {
+            let mut metas = Vec::with_capacity(futs.len());
+            for f in futs {
+                metas.push(f.await?);
+            }
+            Ok(metas)
+        }))
+    }
 
     /// Waits until every record sent so far is durable (or failed).
     async fn flush(&self, timeout: Duration) -> Result<()>;

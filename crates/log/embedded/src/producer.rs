@@ -5,8 +5,8 @@ use crate::partition::{Durable, Partition};
 use crate::topic::Topic;
 use crate::writer::{Cmd, TxRecord};
 use aisle_log::{
-    DeliveryFuture, GroupMetadata, LogError, ProduceRecord, Producer, RecordMeta, Result,
-    TopicPartition, TxProducer, partition_for_key,
+    BatchDelivery, DeliveryFuture, GroupMetadata, LogError, ProduceRecord, Producer, RecordMeta,
+    Result, TopicPartition, TxProducer, partition_for_key,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -101,6 +101,99 @@ impl Producer for EmbeddedProducer {
         Ok(DeliveryFuture::new(async move {
             wait_durable(rx, offset).await?;
             Ok(meta)
+        }))
+    }
+
+    /// One lock per run of records bound for the same partition, and one durability wait per
+    /// partition for the whole batch instead of a future per record.
+    async fn send_batch(&self, records: &[ProduceRecord]) -> Result<BatchDelivery> {
+        self.inner.shared.check()?;
+        let cfg = &self.inner.shared.config;
+        let mut metas = Vec::with_capacity(records.len());
+        // Per partition touched: the partition and the last offset this batch gave it.
+        let mut last: Vec<(Arc<Partition>, i64)> = Vec::new();
+        let mut topic: Option<Arc<Topic>> = None;
+        let mut i = 0;
+        while i < records.len() {
+            let t = match &topic {
+                Some(t) if t.meta.name == records[i].topic => t.clone(),
+                _ => {
+                    let t = self.inner.topic_for_produce(&records[i].topic)?;
+                    topic = Some(t.clone());
+                    t
+                }
+            };
+            let part = choose_partition(&t, &records[i])?.clone();
+            let notified = part.drained.notified();
+            tokio::pin!(notified);
+            let appended = {
+                let mut pend = part.pending.lock();
+                if pend.bytes >= cfg.max_pending_bytes && !pend.batches.is_empty() {
+                    // Register before unlocking so the writer's drain cannot be missed.
+                    notified.as_mut().enable();
+                    None
+                } else {
+                    // Append under one lock while the records go to this partition and fit.
+                    let mut offset;
+                    loop {
+                        let record = &records[i];
+                        let timestamp = record.timestamp.unwrap_or_else(aisle_log::now_ms);
+                        offset = Partition::append(
+                            &mut pend,
+                            cfg.max_batch_bytes,
+                            timestamp,
+                            record.key.as_deref(),
+                            record.value.as_deref(),
+                            &record.headers,
+                            0,
+                        );
+                        metas.push(RecordMeta {
+                            partition: part.id,
+                            offset,
+                            timestamp,
+                        });
+                        i += 1;
+                        let same = records.get(i).is_some_and(|r| {
+                            r.topic == t.meta.name
+                                && pend.bytes < cfg.max_pending_bytes
+                                && choose_partition(&t, r).is_ok_and(|p| p.id == part.id)
+                        });
+                        if !same {
+                            break;
+                        }
+                    }
+                    let mark = !pend.queued;
+                    pend.queued = true;
+                    Some((mark, offset))
+                }
+            };
+            match appended {
+                Some((mark, offset)) => {
+                    if mark {
+                        self.inner.shared.mark_dirty(&part);
+                    }
+                    match last.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &part)) {
+                        Some(l) => l.1 = offset,
+                        None => last.push((part.clone(), offset)),
+                    }
+                }
+                None => {
+                    if part.deleted.load(Ordering::Acquire) {
+                        return Err(LogError::UnknownTopic(records[i].topic.clone()));
+                    }
+                    notified.await;
+                }
+            }
+        }
+        let waits: Vec<_> = last
+            .into_iter()
+            .map(|(p, offset)| (p.durable.subscribe(), offset))
+            .collect();
+        Ok(BatchDelivery::new(async move {
+            for (rx, offset) in waits {
+                wait_durable(rx, offset).await?;
+            }
+            Ok(metas)
         }))
     }
 

@@ -18,7 +18,8 @@
 use crate::topics::TopicCache;
 use crate::{KafkaConfig, apply_properties, base_config, blocking, error};
 use aisle_log::{
-    DeliveryFuture, LogError, ProduceRecord, Producer, ProducerConfig, RecordMeta, Result,
+    BatchDelivery, DeliveryFuture, LogError, ProduceRecord, Producer, ProducerConfig, RecordMeta,
+    Result,
 };
 use async_trait::async_trait;
 use rdkafka::ClientConfig;
@@ -107,6 +108,14 @@ impl Sender {
         if !self.topics.cached_ok(&record.topic, record.partition) {
             self.check_boxed(record).await?;
         }
+        self.enqueue_checked(record).await
+    }
+
+    /// [`Sender::enqueue`] for a record whose topic and partition were just checked.
+    pub(crate) async fn enqueue_checked(
+        &self,
+        record: &ProduceRecord,
+    ) -> Result<rdkafka::producer::DeliveryFuture> {
         // Not `match … { Err(..) => ….await }`: the returned record would then live across
         // the await and grow this future.
         let first = match self.producer.send_result(future_record(record)) {
@@ -217,21 +226,24 @@ fn produce_error(topic: &str, partition: Option<i32>, e: KafkaError) -> LogError
 /// Turns rdkafka's delivery future into the log's. `sender` is kept only to name an unknown
 /// partition's count if librdkafka refuses the record after it was enqueued.
 fn delivery(sender: Arc<Sender>, fut: rdkafka::producer::DeliveryFuture) -> DeliveryFuture {
-    DeliveryFuture::new(async move {
-        match fut.await {
-            Ok(Ok(d)) => Ok(RecordMeta {
-                partition: d.partition,
-                offset: d.offset,
-                timestamp: d.timestamp.to_millis().unwrap_or(-1),
-            }),
-            Ok(Err((e, msg))) => {
-                let partition = (msg.partition() >= 0).then_some(msg.partition());
-                Err(sender.error(msg.topic(), partition, e).await)
-            }
-            // The producer was dropped with the record still queued.
-            Err(_canceled) => Err(LogError::Closed),
+    DeliveryFuture::new(async move { delivered(&sender, fut).await })
+}
+
+/// Awaits one rdkafka delivery report and maps it to the log's terms.
+async fn delivered(sender: &Sender, fut: rdkafka::producer::DeliveryFuture) -> Result<RecordMeta> {
+    match fut.await {
+        Ok(Ok(d)) => Ok(RecordMeta {
+            partition: d.partition,
+            offset: d.offset,
+            timestamp: d.timestamp.to_millis().unwrap_or(-1),
+        }),
+        Ok(Err((e, msg))) => {
+            let partition = (msg.partition() >= 0).then_some(msg.partition());
+            Err(sender.error(msg.topic(), partition, e).await)
         }
-    })
+        // The producer was dropped with the record still queued.
+        Err(_canceled) => Err(LogError::Closed),
+    }
 }
 
 #[async_trait]
@@ -239,6 +251,32 @@ impl Producer for KafkaProducer {
     async fn send(&self, record: ProduceRecord) -> Result<DeliveryFuture> {
         let fut = self.sender.enqueue(&record).await?;
         Ok(delivery(self.sender.clone(), fut))
+    }
+
+    /// Enqueues every record inline (no future per record, the topic checked once per run of
+    /// records to the same partition) and awaits rdkafka's delivery reports in one future.
+    async fn send_batch(&self, records: &[ProduceRecord]) -> Result<BatchDelivery> {
+        let mut futs = Vec::with_capacity(records.len());
+        let mut checked: Option<(&str, Option<i32>)> = None;
+        for record in records {
+            let target = (record.topic.as_str(), record.partition);
+            let fut = if checked == Some(target) {
+                self.sender.enqueue_checked(record).await?
+            } else {
+                let fut = self.sender.enqueue(record).await?;
+                checked = Some(target);
+                fut
+            };
+            futs.push(fut);
+        }
+        let sender = self.sender.clone();
+        Ok(BatchDelivery::new(async move {
+            let mut metas = Vec::with_capacity(futs.len());
+            for fut in futs {
+                metas.push(delivered(&sender, fut).await?);
+            }
+            Ok(metas)
+        }))
     }
 
     async fn flush(&self, timeout: Duration) -> Result<()> {

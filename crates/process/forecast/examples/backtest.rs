@@ -1,48 +1,263 @@
-//! Prints the backtest table on an M5 directory: `cargo run -p aisle-forecast --example backtest
-//! -- DIR [TRAIN_LAST] [HORIZON]` (defaults: d_1927, 14 days).
+//! Prints every backtest table on an M5 directory: `cargo run --release -p aisle-forecast
+//! --example backtest -- DIR` (set `TUNE=1` to add the pooled model's variants).
+//!
+//! * the scale bias: median training-window scale / full-history scale per level;
+//! * split A (train d_1914..d_1927, score 14 days) and split B (train to d_1934, score 7 days),
+//!   each with training-window and full-history (published) scales;
+//! * rolling 28-day splits over the series with a full daily history: every 28th origin, and the
+//!   four origins 52, 104, 156, 208 weeks before d_1941 (same season as the real target).
 
 use aisle_forecast::backtest::backtest;
 use aisle_forecast::dataset::M5Data;
-use aisle_forecast::models::{self, Model, pooled::Pooled};
+use aisle_forecast::hierarchy::Hierarchy;
+use aisle_forecast::models::{self, Model, pooled::Pooled, yearly::YearlyPool};
+use aisle_forecast::rolling::{self, RollingRow};
+use aisle_forecast::scales::{self, ScaleSource};
+use aisle_forecast::wrmsse::Wrmsse;
+use std::path::Path;
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).map_or("../shared/data/m5", String::as_str);
-    let train_last: i32 = args.get(2).map_or(Ok(1927), |s| s.parse())?;
-    let horizon: usize = args.get(3).map_or(Ok(14), |s| s.parse())?;
-    let t = std::time::Instant::now();
-    let data = M5Data::load(std::path::Path::new(dir))?;
-    eprintln!("loaded in {:?}", t.elapsed());
+fn levels(l: &[f64]) -> String {
+    l.iter()
+        .map(|v| format!("{v:.3}"))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn variants() -> Vec<Box<dyn Model>> {
     let mut ms: Vec<Box<dyn Model>> = models::all();
     if std::env::var_os("TUNE").is_some() {
-        for halflife in [7.0, 14.0, f64::INFINITY] {
-            for store_share in [0.5] {
-                for skip_events in [false, true] {
-                    ms.push(Box::new(Pooled {
-                        halflife,
-                        store_share,
-                        snap: true,
-                        yearly: true,
-                        skip_events,
-                    }));
+        let base = Pooled::default();
+        for p in [
+            Pooled {
+                yearly: false,
+                ..base
+            },
+            Pooled {
+                price: true,
+                ..base
+            },
+            Pooled {
+                last_month: 0.5,
+                ..base
+            },
+            Pooled {
+                last_month: 1.0,
+                ..base
+            },
+            Pooled {
+                last_month: 2.0,
+                ..base
+            },
+            Pooled {
+                snap: false,
+                ..base
+            },
+            Pooled {
+                halflife: 7.0,
+                ..base
+            },
+            Pooled {
+                halflife: f64::INFINITY,
+                ..base
+            },
+            Pooled {
+                store_share: 0.0,
+                ..base
+            },
+            Pooled {
+                skip_events: true,
+                ..base
+            },
+            Pooled {
+                yearly_pool: YearlyPool::StoreDept,
+                yearly_shrink: 1.0,
+                ..base
+            },
+            Pooled {
+                yearly_pool: YearlyPool::StoreDept,
+                yearly_shrink: 0.5,
+                ..base
+            },
+            Pooled {
+                yearly_shrink: 1.0,
+                ..base
+            },
+        ] {
+            ms.push(Box::new(p));
+        }
+    }
+    ms
+}
+
+fn print_rolling(title: &str, rows: &[RollingRow]) {
+    println!(
+        "\n{title} ({} origins)",
+        rows.first().map_or(0, |r| r.origins)
+    );
+    println!("| model | L1-9 | L1-12 | L1 .. L12 |");
+    for r in rows {
+        println!(
+            "| {} | {:.4} | {:.4} | {} |",
+            r.model,
+            r.mean(1..=9),
+            r.mean(1..=12),
+            levels(&r.levels)
+        );
+    }
+}
+
+/// Month-to-month change of each store × department's daily rate (monthly totals), predicted
+/// by: no change; last year's change; the mean log change of all earlier years; half of last
+/// year's. Dollar-free: each group weighted by its volume. Prints the mean |log error| for all
+/// transitions since 2013 and for those into June (the target window is mostly June).
+fn yearly_check(data: &M5Data) {
+    let Some(monthly) = &data.inputs.monthly else {
+        return;
+    };
+    let months = monthly.months();
+    let mut groups: std::collections::HashMap<String, Vec<f64>> = Default::default();
+    for m in &data.sales.series {
+        let g = groups
+            .entry(format!("{}|{}", m.store_id, m.dept_id))
+            .or_insert_with(|| vec![0.0; months.len()]);
+        for (k, mo) in months.iter().enumerate() {
+            g[k] += monthly.daily_rate(&m.id, mo).unwrap_or(0.0);
+        }
+    }
+    let mut depts: std::collections::HashMap<String, Vec<f64>> = Default::default();
+    for (g, r) in &groups {
+        let d = depts
+            .entry(g.split('|').nth(1).unwrap_or("").to_string())
+            .or_insert_with(|| vec![0.0; months.len()]);
+        d.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+    }
+    let names = [
+        "no change",
+        "last year",
+        "mean of earlier years",
+        "half last year",
+        "half last year of the dept (all stores)",
+        "half mean of earlier years",
+        "0.3 × last year",
+        "last year of the dept",
+        "0.75 × last year of the dept",
+        "0.3 × last year of the dept",
+    ];
+    const N: usize = 10;
+    let (mut err_all, mut err_jun, mut w_all, mut w_jun) = ([0.0; N], [0.0; N], 0.0, 0.0);
+    for (gname, rates) in &groups {
+        let dept = &depts[gname.split('|').nth(1).unwrap_or("")];
+        let lr = |k: usize| (rates[k] / rates[k - 1]).ln();
+        // Months 1 (2011-02) .. last full month (the last one is partial).
+        for k in 26..months.len() - 1 {
+            if rates[k - 1] <= 0.0 || rates[k] <= 0.0 || rates[k - 13] <= 0.0 {
+                continue;
+            }
+            let earlier: Vec<f64> = (1..)
+                .map(|y| k as i64 - 12 * y)
+                .take_while(|&j| j >= 2)
+                .map(|j| lr(j as usize))
+                .filter(|v| v.is_finite())
+                .collect();
+            let preds = [
+                0.0,
+                lr(k - 12),
+                earlier.iter().sum::<f64>() / earlier.len().max(1) as f64,
+                0.5 * lr(k - 12),
+                0.5 * (dept[k - 12] / dept[k - 13]).ln(),
+                0.5 * earlier.iter().sum::<f64>() / earlier.len().max(1) as f64,
+                0.3 * lr(k - 12),
+                (dept[k - 12] / dept[k - 13]).ln(),
+                0.75 * (dept[k - 12] / dept[k - 13]).ln(),
+                0.3 * (dept[k - 12] / dept[k - 13]).ln(),
+            ];
+            let w = rates[k];
+            for (i, p) in preds.iter().enumerate() {
+                let e = (lr(k) - p).abs() * w;
+                err_all[i] += e;
+                if months[k].ends_with("-06") {
+                    err_jun[i] += e;
                 }
+            }
+            w_all += w;
+            if months[k].ends_with("-06") {
+                w_jun += w;
             }
         }
     }
-    let rows = backtest(&data.sales, &data.inputs, train_last, horizon, &ms)?;
     println!(
-        "| model | L1-9 | L1-12 | L1 | L2 | L3 | L4 | L5 | L6 | L7 | L8 | L9 | L10 | L11 | L12 | time |"
+        "\nyearly factor check: store × dept monthly rate change, volume-weighted mean |log error|"
     );
-    for r in rows {
-        let l: Vec<String> = r.score.levels.iter().map(|v| format!("{v:.3}")).collect();
+    println!("| predictor | all months 2013-03..2016-03 | into June 2013-2015 |");
+    for i in 0..N {
         println!(
-            "| {} | {:.4} | {:.4} | {} | {:.2?} |",
-            r.model,
-            r.score.mean(1..=9),
-            r.score.mean(1..=12),
-            l.join(" | "),
-            r.elapsed
+            "| {} | {:.4} | {:.4} |",
+            names[i],
+            err_all[i] / w_all,
+            err_jun[i] / w_jun
         );
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = Path::new(args.get(1).map_or("../shared/data/m5", String::as_str));
+    let t = std::time::Instant::now();
+    let data = M5Data::load(dir)?;
+    eprintln!("loaded in {:?}", t.elapsed());
+    yearly_check(&data);
+    let mut e: Vec<_> =
+        aisle_forecast::models::price::elasticities(&data.inputs.context(&data.sales, 28))
+            .into_iter()
+            .collect();
+    e.sort_by(|a, b| a.0.cmp(&b.0));
+    println!("\nprice elasticities per department (monthly totals before d_1914): {e:?}");
+    let ms = variants();
+    let h = Hierarchy::m5(&data.sales.series);
+    let published = match aisle_forecast::data::find(dir, scales::PUBLISHED_FILE) {
+        Some(p) => Some(scales::read_published(&p, &h)?),
+        None => None,
+    };
+    for (train_last, horizon) in [(1927, 14), (1934, 7)] {
+        let mut sources = vec![("training-window scales", ScaleSource::Training)];
+        if let Some(p) = &published {
+            let train = data.sales.slice(data.sales.first_day, train_last);
+            let e = Wrmsse::m5(
+                &train.series,
+                &train.values,
+                train_last,
+                &data.inputs.calendar,
+                &data.inputs.prices,
+            )?;
+            println!(
+                "\nscale bias, training d_1914..d_{train_last} vs d_1..d_1913, median ratio per level: {}",
+                levels(&scales::ratio_by_level(e.scales(), p))
+            );
+            sources.push(("full-history scales", ScaleSource::Published(p.clone())));
+        }
+        for (name, src) in &sources {
+            let rows = backtest(&data.sales, &data.inputs, train_last, horizon, src, &ms)?;
+            println!("\nsplit: train to d_{train_last}, score {horizon} days, {name}");
+            println!("| model | L1-9 | L1-12 | L1 .. L12 | time |");
+            for r in rows {
+                println!(
+                    "| {} | {:.4} | {:.4} | {} | {:.2?} |",
+                    r.model,
+                    r.score.mean(1..=9),
+                    r.score.mean(1..=12),
+                    levels(&r.score.levels),
+                    r.elapsed
+                );
+            }
+        }
+    }
+    if let Some(full) = rolling::load_full(dir)? {
+        let every = rolling::origins(full.last_day(), 28, 28, 420);
+        let rows = rolling::rolling(&full, &data.inputs, &every, 28, 28, &ms)?;
+        print_rolling("rolling 28-day splits, every 28th origin", &rows);
+        let season: Vec<i32> = (1..=4).map(|k| 1941 - 364 * k).collect();
+        let rows = rolling::rolling(&full, &data.inputs, &season, 28, 28, &ms)?;
+        print_rolling("rolling 28-day splits, origins d_1941 - 52k weeks", &rows);
     }
     Ok(())
 }

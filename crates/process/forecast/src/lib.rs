@@ -6,6 +6,8 @@
 //!   non-zero day, dollar-sales weights), with [`wrmsse::Score`] per level;
 //! * [`models::Model`]: the M5 baselines ([`models::baselines`]: Naive, sNaive, MA, SES, Croston,
 //!   TSB) and the pooled multiplicative model [`models::pooled::Pooled`];
+//! * [`scales::ScaleSource`]: full-history WRMSSE scales for backtests;
+//!   [`rolling::rolling`]: 28-day-horizon backtests over series with a full daily history;
 //! * [`backtest::backtest`]: forecast held-back days of the data you have and score them;
 //!   [`evaluate::evaluate`]: score a submission file against a truth file;
 //! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`);
@@ -33,8 +35,11 @@
 //! * `dataset`: which files of a data directory are used, loaded together.
 //! * `hierarchy`: the twelve M5 levels and aggregation.
 //! * `wrmsse`: scales, weights, scoring.
-//! * `models/`: the [`models::Model`] trait, `baselines`, `pooled`.
+//! * `scales`: full-history scales for backtests ([`scales::ScaleSource`]).
+//! * `models/`: the [`models::Model`] trait, `baselines`, `pooled` (with its `yearly` and
+//!   `price` factors).
 //! * `backtest`: train/test splits inside the available days.
+//! * `rolling`: 28-day-horizon splits over series with a full daily history.
 //! * `evaluate`: scoring a submission file against a truth file, the official comparison rows.
 //! * `submission`: Kaggle CSV read/write.
 //! * `history`: per-series daily history with an atomic on-disk snapshot.
@@ -49,6 +54,8 @@ pub mod evaluate;
 pub mod hierarchy;
 pub mod models;
 pub mod monthly;
+pub mod rolling;
+pub mod scales;
 pub mod submission;
 pub mod wrmsse;
 

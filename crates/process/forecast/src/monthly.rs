@@ -4,7 +4,7 @@
 //! The pooled model uses them for year-over-year seasonality: how the daily sales rate of the
 //! months a year before the forecast days compares with the rate a year before the history days.
 
-use crate::data::{Calendar, csv_err, csv_reader, series_key};
+use crate::data::{Calendar, SalesPanel, csv_err, csv_reader, series_key};
 use crate::error::{ForecastError, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -68,6 +68,53 @@ impl Monthly {
         })
     }
 
+    /// Monthly totals of a daily panel over its days up to `last_day` (the months are those of
+    /// `calendar`; a month partly after `last_day` counts only its days up to it, like the M5
+    /// file's April 2016). Rolling backtests rebuild the file this way for any cut-off.
+    pub fn from_daily(panel: &SalesPanel, calendar: &Calendar, last_day: i32) -> Self {
+        let mut months: HashMap<String, usize> = HashMap::new();
+        let mut month_of_day = Vec::new();
+        let mut days_in = Vec::new();
+        for d in panel.first_day..=last_day.min(panel.last_day()) {
+            let k = calendar.day(d).map(|c| {
+                let n = months.len();
+                *months.entry(c.month.clone()).or_insert(n)
+            });
+            if let Some(k) = k {
+                days_in.resize(months.len(), 0.0);
+                days_in[k] += 1.0;
+            }
+            month_of_day.push(k);
+        }
+        let by_series = panel
+            .series
+            .iter()
+            .zip(&panel.values)
+            .map(|(m, row)| {
+                let mut tot = vec![0.0f32; months.len()];
+                for (v, k) in row.iter().zip(&month_of_day) {
+                    if let Some(k) = k {
+                        tot[*k] += v;
+                    }
+                }
+                (m.id.clone(), tot)
+            })
+            .collect();
+        Self {
+            months,
+            days_in,
+            by_series,
+        }
+    }
+
+    /// The months covered, `YYYY-MM`, in calendar order.
+    pub fn months(&self) -> Vec<String> {
+        let mut m: Vec<(usize, String)> =
+            self.months.iter().map(|(k, &i)| (i, k.clone())).collect();
+        m.sort();
+        m.into_iter().map(|(_, k)| k).collect()
+    }
+
     /// Number of series.
     pub fn len(&self) -> usize {
         self.by_series.len()
@@ -84,5 +131,37 @@ impl Monthly {
         let days = self.days_in[k];
         let total = *self.by_series.get(series_id)?.get(k)?;
         (days > 0.0).then(|| f64::from(total) / days)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{CalendarDay, SeriesMeta};
+
+    #[test]
+    fn from_daily_counts_only_days_up_to_the_cut_off() {
+        // Days 1-3 in 2011-01, 4-6 in 2011-02.
+        let cal = Calendar::from_days(
+            (0..6)
+                .map(|i| CalendarDay {
+                    month: if i < 3 { "2011-01" } else { "2011-02" }.into(),
+                    ..CalendarDay::default()
+                })
+                .collect(),
+        );
+        let panel = SalesPanel {
+            series: vec![SeriesMeta::from_ids("A_1_001", "CA_1").unwrap()],
+            first_day: 1,
+            values: vec![vec![1.0, 2.0, 3.0, 4.0, 8.0, 100.0]],
+        };
+        let m = Monthly::from_daily(&panel, &cal, 5);
+        assert_eq!(m.daily_rate("A_1_001_CA_1", "2011-01"), Some(2.0));
+        assert_eq!(m.daily_rate("A_1_001_CA_1", "2011-02"), Some(6.0));
+        assert_eq!(m.daily_rate("A_1_001_CA_1", "2011-03"), None);
+        assert_eq!(
+            Monthly::from_daily(&panel, &cal, 3).daily_rate("A_1_001_CA_1", "2011-02"),
+            None
+        );
     }
 }

@@ -234,6 +234,18 @@ impl Wrmsse {
         Self::new(h, train, w)
     }
 
+    /// Replaces the scales of the series that have one in `published` (per level, in the
+    /// hierarchy's order; see [`crate::scales::read_published`]); the others keep theirs.
+    pub fn replace_scales(&mut self, published: &[Vec<Option<f64>>]) {
+        for (mine, theirs) in self.scales.iter_mut().zip(published) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                if let Some(t) = t {
+                    *m = *t;
+                }
+            }
+        }
+    }
+
     /// The hierarchy.
     pub fn hierarchy(&self) -> &Hierarchy {
         &self.hierarchy

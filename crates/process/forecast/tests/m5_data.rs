@@ -38,3 +38,37 @@ fn dollar_weights_match_official_evaluation_weights() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn published_full_history_scales_cover_every_series() -> anyhow::Result<()> {
+    let Some(dir) = data_dir() else {
+        eprintln!("M5 data not found; skipped");
+        return Ok(());
+    };
+    let sales = SalesPanel::read_wide(&require(&dir, "sales_train_evaluation_d1914_d1941.csv")?)?;
+    let h = Hierarchy::m5(&sales.series);
+    let published = aisle_forecast::scales::read_published(
+        &require(&dir, aisle_forecast::scales::PUBLISHED_FILE)?,
+        &h,
+    )?;
+    for (l, level) in published.iter().enumerate() {
+        let missing = level.iter().filter(|s| s.is_none()).count();
+        assert_eq!(
+            missing,
+            0,
+            "level {}: {missing} series without a scale",
+            l + 1
+        );
+        if l < 9 {
+            assert!(
+                level.iter().all(|s| s.is_some_and(|s| s > 0.0)),
+                "level {}",
+                l + 1
+            );
+        }
+    }
+    // The total's full-history scale is far above any single store's.
+    let largest_store = published[2].iter().flatten().fold(0.0f64, |a, &b| a.max(b));
+    assert!(published[0][0].unwrap_or(0.0) > largest_store);
+    Ok(())
+}

@@ -20,7 +20,7 @@ pub use groups::{
 };
 pub use produce::{
     explicit_partition, murmur2_placement_matches_java, per_partition_order_under_concurrent_sends,
-    round_trip_headers_timestamps_tombstones_empty_keys,
+    round_trip_headers_timestamps_tombstones_empty_keys, send_batch_matches_send,
 };
 pub use transactions::{
     aborted_transactions_are_invisible_to_read_committed,
@@ -41,6 +41,7 @@ pub const CASES: &[&str] = &[
     "murmur2_placement_matches_java",
     "explicit_partition",
     "round_trip_headers_timestamps_tombstones_empty_keys",
+    "send_batch_matches_send",
     "watermarks",
     "seek_to_beginning_end_and_offset",
     "is_caught_up_at_the_end",

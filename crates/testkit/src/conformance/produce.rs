@@ -332,3 +332,91 @@ pub async fn round_trip_headers_timestamps_tombstones_empty_keys(f: &dyn Fixture
     );
     Ok(())
 }
+
+/// `send_batch` places, orders and reports records exactly as `send` does one by one: a batch
+/// mixing keyed records, explicit partitions and headers, sent by two tasks at once, each task's
+/// records followed by a plain `send`; every record is read back at the offset its batch
+/// reported, in its task's order.
+pub async fn send_batch_matches_send(f: &dyn Fixture) -> CaseResult {
+    const PER_BATCH: usize = 1500;
+    let log = f.log().await?;
+    let topic = new_topic(&*log, "batch", 3).await?;
+    let producer = log.producer(&ProducerConfig::default())?;
+    let t0 = now_ms() - 60_000;
+    let record = |t: usize, seq: usize| {
+        let rec = ProduceRecord::new(&topic)
+            .value(format!("{t}:{seq}"))
+            .timestamp(t0 + seq as i64)
+            .header("seq", seq.to_string());
+        // Task 0: explicit partitions, rotating; task 1: by key.
+        if t == 0 {
+            rec.partition((seq % 3) as i32)
+        } else {
+            rec.key(format!("key-{}", seq % 5))
+        }
+    };
+    let mut tasks = Vec::new();
+    for t in 0..2 {
+        let producer = producer.clone();
+        let batch: Vec<_> = (0..PER_BATCH).map(|seq| record(t, seq)).collect();
+        let last = record(t, PER_BATCH);
+        tasks.push(tokio::spawn(async move {
+            let batch = producer.send_batch(&batch).await?;
+            let single = producer.send(last).await?;
+            let mut metas = batch.await?;
+            metas.push(single.await?);
+            anyhow::Ok(metas)
+        }));
+    }
+    let mut metas = Vec::new();
+    for task in tasks {
+        metas.push(task.await??);
+    }
+    let records = read_all(&*log, &topic).await?;
+    assert_eq!(
+        records.len(),
+        2 * (PER_BATCH + 1),
+        "{}: record count",
+        ctx(f, &topic)
+    );
+    let at: HashMap<(i32, i64), &Record> = records
+        .iter()
+        .map(|r| ((r.partition, r.offset), r))
+        .collect();
+    for (t, task_metas) in metas.iter().enumerate() {
+        assert_eq!(task_metas.len(), PER_BATCH + 1, "{}", ctx(f, &topic));
+        let mut last_offset: HashMap<i32, i64> = HashMap::new();
+        for (seq, meta) in task_metas.iter().enumerate() {
+            let want = record(t, seq);
+            let want_p = match (&want.partition, &want.key) {
+                (Some(p), _) => *p,
+                (None, Some(k)) => partition_for_key(k, 3),
+                (None, None) => unreachable!("every record has a partition or a key"),
+            };
+            assert_eq!(meta.partition, want_p, "{}: {t}:{seq}", ctx(f, &topic));
+            if let Some(prev) = last_offset.insert(meta.partition, meta.offset) {
+                assert!(
+                    prev < meta.offset,
+                    "{}: {t}:{seq} stored out of send order",
+                    ctx(f, &topic)
+                );
+            }
+            let got = at.get(&(meta.partition, meta.offset)).unwrap_or_else(|| {
+                panic!(
+                    "{}: nothing at the offset reported for {t}:{seq}",
+                    ctx(f, &topic)
+                )
+            });
+            assert_eq!(got.value, want.value, "{}: {t}:{seq}", ctx(f, &topic));
+            assert_eq!(got.key, want.key, "{}: {t}:{seq}", ctx(f, &topic));
+            assert_eq!(got.timestamp, t0 + seq as i64, "{}", ctx(f, &topic));
+            assert_eq!(
+                got.header("seq").map(|v| &v[..]),
+                Some(seq.to_string().as_bytes()),
+                "{}: {t}:{seq}",
+                ctx(f, &topic)
+            );
+        }
+    }
+    Ok(())
+}

@@ -3,6 +3,8 @@
 
 pub mod baselines;
 pub mod pooled;
+pub mod price;
+pub mod yearly;
 
 use crate::data::{Calendar, Prices, SeriesMeta};
 use crate::monthly::Monthly;

@@ -12,10 +12,12 @@
 //!   (1 when the history lacks either kind of day).
 //! * **level** per series: exponentially weighted (half-life `halflife` days) ratio of its sales
 //!   to the profile × SNAP expectation, over the days it was on sale (has a price).
-//! * **yearly** per store × department, from the monthly totals when they are there: the daily
-//!   rate of the months 364 days (52 weeks) before the forecast days over the rate 364 days before
-//!   the last (up to) 28 history days.
+//! * **yearly** per department (or store × department), from the monthly totals when they are
+//!   there: the daily rate of the months 364 days (52 weeks) before the forecast days over the
+//!   rate 364 days before the last (up to) 28 history days, shrunk ([`super::yearly`]).
 
+use super::price;
+use super::yearly::{self, YearlyPool};
 use super::{Context, Model};
 use crate::data::SeriesMeta;
 use rayon::prelude::*;
@@ -30,8 +32,18 @@ pub struct Pooled {
     pub store_share: f64,
     /// Apply SNAP factors.
     pub snap: bool,
-    /// Apply the year-over-year factor (needs monthly totals).
+    /// Apply the year-over-year factor (needs monthly totals; [`super::yearly`]).
     pub yearly: bool,
+    /// Which series share one yearly factor.
+    pub yearly_pool: YearlyPool,
+    /// Power the yearly factor is raised to (1 = as measured a year before, 0 = none).
+    pub yearly_shrink: f64,
+    /// Weight λ of the month before the history (monthly totals) in each series' level, against
+    /// 1 for its own daily history; 0 = daily history only.
+    pub last_month: f64,
+    /// Apply a price factor with per-department elasticities from the monthly totals
+    /// ([`super::price`]); future prices are known.
+    pub price: bool,
     /// Leave event days (calendar `event_name_*`) out of every estimate: their sales are
     /// atypical and few enough that no event effect can be learnt from them.
     pub skip_events: bool,
@@ -50,6 +62,10 @@ impl Default for Pooled {
             store_share: 0.5,
             snap: true,
             yearly: true,
+            yearly_pool: YearlyPool::Dept,
+            yearly_shrink: 0.5,
+            price: false,
+            last_month: 0.0,
             skip_events: false,
         }
     }
@@ -108,42 +124,61 @@ fn weekday_profile(y: &[f64], wdays: &[usize], use_day: &[bool]) -> [f64; 7] {
 }
 
 impl Pooled {
-    fn yearly_factors(&self, ctx: &Context<'_>, groups: &[usize], n_groups: usize) -> Vec<f64> {
-        let Some(monthly) = ctx.monthly.filter(|_| self.yearly) else {
-            return vec![1.0; n_groups];
+    /// Shrinks each series' level toward its share of its store × department in the month just
+    /// before the history (from the monthly totals): `level = (own + λ · prior) / (1 + λ)` with
+    /// `prior = group level · its units that month / the group's units that month`. The priors
+    /// of a group add up to the group's level, so aggregates barely move; single items get a
+    /// month more of evidence. Series not on sale on the month's first and last day, and groups
+    /// without that month, keep their own level.
+    fn blend_with_last_month(
+        &self,
+        ctx: &Context<'_>,
+        groups: &[usize],
+        n_groups: usize,
+        levels: Vec<f64>,
+    ) -> Vec<f64> {
+        let lambda = self.last_month;
+        let prev = ctx.first_day() - 1;
+        let (Some(monthly), Some(month), true) = (
+            ctx.monthly,
+            ctx.calendar.day(prev).map(|c| c.month.clone()),
+            lambda > 0.0,
+        ) else {
+            return levels;
         };
-        let first = ctx.first_day();
-        let month_of = |d: i32| ctx.calendar.day(d - 364).map(|c| c.month.as_str());
-        // Sum, per group, the daily rates a year before each history day and each target day.
-        let mut past = vec![0.0; n_groups];
-        let mut future = vec![0.0; n_groups];
-        // Compare with the recent days that dominate the level, not a multi-year history
-        // (whose year-ago months would mix in the trend).
-        let recent = (ctx.last_day - 27).max(first);
-        let hist_days: Vec<&str> = (recent..=ctx.last_day).filter_map(month_of).collect();
-        let fut_days: Vec<&str> = (1..=ctx.horizon as i32)
-            .filter_map(|k| month_of(ctx.last_day + k))
+        let month_start = (1..=prev)
+            .rev()
+            .take_while(|&d| ctx.calendar.day(d).is_some_and(|c| c.month == month))
+            .last()
+            .unwrap_or(prev);
+        let rates: Vec<Option<f64>> = ctx
+            .series
+            .iter()
+            .map(|m| {
+                let on_sale = |d| ctx.prices.on_day(ctx.calendar, &m.id, d).is_some();
+                (on_sale(month_start) && on_sale(prev))
+                    .then(|| monthly.daily_rate(&m.id, &month))
+                    .flatten()
+            })
             .collect();
-        for (m, &g) in ctx.series.iter().zip(groups) {
-            let mean = |days: &[&str]| {
-                let rates: Vec<f64> = days
-                    .iter()
-                    .filter_map(|mo| monthly.daily_rate(&m.id, mo))
-                    .collect();
-                if rates.len() == days.len() && !rates.is_empty() {
-                    Some(rates.iter().sum::<f64>() / rates.len() as f64)
-                } else {
-                    None
-                }
-            };
-            if let (Some(p), Some(f)) = (mean(&hist_days), mean(&fut_days)) {
-                past[g] += p;
-                future[g] += f;
+        let (mut g_level, mut g_rate) = (vec![0.0; n_groups], vec![0.0; n_groups]);
+        for ((&g, &l), r) in groups.iter().zip(&levels).zip(&rates) {
+            if let Some(r) = r {
+                g_level[g] += l;
+                g_rate[g] += r;
             }
         }
-        past.iter()
-            .zip(&future)
-            .map(|(&p, &f)| if p > 0.0 && f > 0.0 { f / p } else { 1.0 })
+        levels
+            .iter()
+            .zip(&rates)
+            .zip(groups)
+            .map(|((&l, r), &g)| match r {
+                Some(r) if g_rate[g] > 0.0 => {
+                    let prior = g_level[g] * r / g_rate[g];
+                    (l + lambda * prior) / (1.0 + lambda)
+                }
+                _ => l,
+            })
             .collect()
     }
 }
@@ -151,8 +186,18 @@ impl Pooled {
 impl Model for Pooled {
     fn name(&self) -> String {
         format!(
-            "Pooled(halflife={},store_share={},snap={},yearly={},skip_events={})",
-            self.halflife, self.store_share, self.snap, self.yearly, self.skip_events
+            "Pooled(halflife={},store_share={},snap={},yearly={},price={},last_month={},skip_events={})",
+            self.halflife,
+            self.store_share,
+            self.snap,
+            if self.yearly {
+                format!("{:?}^{}", self.yearly_pool, self.yearly_shrink)
+            } else {
+                "off".into()
+            },
+            self.price,
+            self.last_month,
+            self.skip_events
         )
     }
 
@@ -227,14 +272,26 @@ impl Model for Pooled {
                 }
             }
         }
-        let yearly = self.yearly_factors(ctx, &groups, n_groups);
+        let yearly = if self.yearly {
+            yearly::factors(ctx, &groups, n_groups, self.yearly_pool, self.yearly_shrink)
+        } else {
+            vec![1.0; n_groups]
+        };
+        let elasticity = if self.price {
+            let e = price::elasticities(ctx);
+            tracing::debug!(?e, "price elasticities per department");
+            e
+        } else {
+            HashMap::new()
+        };
         let decay = if self.halflife.is_finite() && self.halflife > 0.0 {
             0.5f64.powf(1.0 / self.halflife)
         } else {
             1.0
         };
 
-        ctx.series
+        let fitted: Vec<(f64, Vec<f64>)> = ctx
+            .series
             .par_iter()
             .zip(ctx.history.par_iter())
             .enumerate()
@@ -250,32 +307,46 @@ impl Model for Pooled {
                 };
                 // Days off sale (no price) say nothing about the level; a series without any
                 // known price (e.g. synthetic data) uses every day.
-                let priced: Vec<bool> = (0..row.len())
-                    .map(|t| {
-                        ctx.prices
-                            .on_day(ctx.calendar, &m.id, first + t as i32)
-                            .is_some()
-                    })
-                    .collect();
-                let any_price = priced.iter().any(|&p| p);
+                let price = |d: i32| ctx.prices.on_day(ctx.calendar, &m.id, d);
+                let hist_prices: Vec<Option<f32>> =
+                    (0..row.len()).map(|t| price(first + t as i32)).collect();
+                let any_price = hist_prices.iter().any(Option::is_some);
+                // Price factor relative to the last known price: (p(d) / p_last) ^ β, on history
+                // days (so the level is net of price) and forecast days alike.
+                let beta = elasticity.get(&m.dept_id).copied().unwrap_or(0.0);
+                let p_last = hist_prices.iter().rev().find_map(|p| *p);
+                let q = |p: Option<f32>| match (p, p_last) {
+                    (Some(p), Some(l)) if beta != 0.0 && p > 0.0 && l > 0.0 => {
+                        (f64::from(p) / f64::from(l)).powf(beta).clamp(0.25, 4.0)
+                    }
+                    _ => 1.0,
+                };
                 let (mut num, mut den, mut weight) = (0.0, 0.0, 1.0);
                 for t in (0..row.len()).rev() {
                     let d = first + t as i32;
-                    let on_sale = !any_price || priced[t] || row[t] > 0.0;
+                    let on_sale = !any_price || hist_prices[t].is_some() || row[t] > 0.0;
                     if on_sale && use_day[t] {
                         num += weight * f64::from(row[t]);
-                        den += weight * expect(d, hist_wdays[t]);
+                        den += weight * expect(d, hist_wdays[t]) * q(hist_prices[t]);
                     }
                     weight *= decay;
                 }
                 let level = if den > 0.0 { num / den } else { 0.0 };
-                (1..=ctx.horizon as i32)
+                let path: Vec<f64> = (1..=ctx.horizon as i32)
                     .map(|k| {
                         let d = ctx.last_day + k;
-                        (level * expect(d, wday(d)) * yearly[g]).max(0.0) as f32
+                        expect(d, wday(d)) * yearly[g] * q(price(d))
                     })
-                    .collect()
+                    .collect();
+                (level, path)
             })
+            .collect();
+        let levels: Vec<f64> = fitted.iter().map(|f| f.0).collect();
+        let levels = self.blend_with_last_month(ctx, &groups, n_groups, levels);
+        fitted
+            .into_iter()
+            .zip(levels)
+            .map(|((_, path), level)| path.iter().map(|e| (level * e).max(0.0) as f32).collect())
             .collect()
     }
 }
@@ -325,6 +396,87 @@ mod tests {
             assert!((f64::from(f[0][w]) - s * 3.0).abs() < 1e-4, "{:?}", f[0]);
             assert!((f64::from(f[1][w]) - s * 6.0).abs() < 1e-4, "{:?}", f[1]);
         }
+    }
+
+    #[test]
+    fn price_factor_follows_known_future_prices() {
+        // History d_281..d_308 (month 10), horizon d_309..d_315 (month 11); monthly totals of
+        // d_1..d_280 give β = -2 for A_1 (see price::synthetic). Items with i % 3 == 1 go from
+        // 1.0 to 1.2, i % 3 == 2 from 1.2 to 1.0, i % 3 == 0 stay at 1.0.
+        let (cal, prices, panel) = super::price::synthetic(308);
+        let monthly = crate::monthly::Monthly::from_daily(&panel, &cal, 280);
+        let hist = panel.slice(281, 308);
+        let ctx = Context {
+            series: &hist.series,
+            history: &hist.values,
+            last_day: 308,
+            horizon: 7,
+            calendar: &cal,
+            prices: &prices,
+            monthly: Some(&monthly),
+        };
+        let with = Pooled {
+            price: true,
+            ..Pooled::default()
+        }
+        .forecast(&ctx);
+        let without = Pooled::default().forecast(&ctx);
+        for (i, want) in [(0, 1.0), (1, 1.2f64.powi(-2)), (2, 1.44), (41, 1.0)] {
+            let r = f64::from(with[i][0]) / f64::from(without[i][0]);
+            assert!((r - want).abs() < 2e-3, "item {i}: {r} vs {want}");
+        }
+    }
+
+    #[test]
+    fn last_month_shrinks_item_levels_toward_their_shares() {
+        // Months of 30 days. In M0 (d_1..d_30) item A sold 3 a day, item B 1; in the history
+        // d_31..d_58 both sell 2. With λ = 1: A (2 + 4·¾)/2 = 2.5, B (2 + 4·¼)/2 = 1.5.
+        let mut cal = calendar(90);
+        cal = Calendar::from_days(
+            (1..=90)
+                .map(|d| CalendarDay {
+                    month: format!("M{}", (d - 1) / 30),
+                    ..cal.day(d).unwrap().clone()
+                })
+                .collect(),
+        );
+        let series = vec![
+            SeriesMeta::from_ids("F_1_001", "CA_1").unwrap(),
+            SeriesMeta::from_ids("F_1_002", "CA_1").unwrap(),
+        ];
+        let mut prices = Prices::default();
+        for wk in 1..=13 {
+            for m in &series {
+                prices.insert(&m.id, wk, 1.0);
+            }
+        }
+        let before = crate::data::SalesPanel {
+            series: series.clone(),
+            first_day: 1,
+            values: vec![vec![3.0; 30], vec![1.0; 30]],
+        };
+        let monthly = crate::monthly::Monthly::from_daily(&before, &cal, 30);
+        let history = vec![vec![2.0f32; 28]; 2];
+        let ctx = Context {
+            series: &series,
+            history: &history,
+            last_day: 58,
+            horizon: 2,
+            calendar: &cal,
+            prices: &prices,
+            monthly: Some(&monthly),
+        };
+        let f = Pooled {
+            last_month: 1.0,
+            ..Pooled::default()
+        }
+        .forecast(&ctx);
+        assert!(
+            (f[0][0] - 2.5).abs() < 1e-5 && (f[1][1] - 1.5).abs() < 1e-5,
+            "{f:?}"
+        );
+        let own = Pooled::default().forecast(&ctx);
+        assert!((own[0][0] - 2.0).abs() < 1e-5, "{own:?}");
     }
 
     #[test]

@@ -1,0 +1,243 @@
+//! Reading one photo: size checks, decoding, capture time, and the model's input tensor.
+//!
+//! Everything here is pure CPU work without the model, so the runner does it on a rayon pool while
+//! the detector runs the previous image.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use image::imageops;
+use image::{ImageReader, Limits, RgbImage};
+
+use crate::error::{CameraError, Result};
+use crate::model::ModelKind;
+use crate::resample;
+
+/// Limits on what the camera accepts; larger files are dead letters, not out-of-memory crashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Largest file, bytes.
+    pub max_bytes: u64,
+    /// Largest width or height, pixels.
+    pub max_side: u32,
+}
+
+impl Default for ImageLimits {
+    /// 50 MB and 12,000 px a side: well above any cart camera, far below what would hurt.
+    fn default() -> Self {
+        ImageLimits {
+            max_bytes: 50 * 1024 * 1024,
+            max_side: 12_000,
+        }
+    }
+}
+
+/// A photo ready for the detector.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// File it came from.
+    pub path: PathBuf,
+    /// Original width and height, pixels.
+    pub width: u32,
+    /// Original height, pixels.
+    pub height: u32,
+    /// Capture time, ms since the epoch: EXIF DateTimeOriginal, else the file's mtime.
+    pub captured_ms: i64,
+    /// The model input, NCHW f32 (batch 1).
+    pub tensor: Vec<f32>,
+    /// Scale from original pixels to model pixels (letterbox models; 1.0 for stretch models).
+    pub scale: f32,
+}
+
+fn bad(path: &Path, reason: impl Into<String>) -> CameraError {
+    CameraError::BadImage {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads, checks and decodes `path`, and builds `kind`'s input tensor.
+///
+/// Every problem with the file (missing, too large, empty, not an image, truncated, corrupt) is a
+/// [`CameraError::BadImage`] naming the file and the reason.
+pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prepared> {
+    let meta = std::fs::metadata(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    if meta.len() == 0 {
+        return Err(bad(path, "empty file (0 bytes)"));
+    }
+    if meta.len() > limits.max_bytes {
+        return Err(bad(
+            path,
+            format!(
+                "file is {} bytes, over the {}-byte limit",
+                meta.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    let mtime_ms = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let captured_ms = exif_capture_ms(&bytes).unwrap_or(mtime_ms);
+
+    let reader = ImageReader::new(Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    let Some(format) = reader.format() else {
+        return Err(bad(path, "not an image (unrecognised format)"));
+    };
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| bad(path, format!("corrupt {format:?} header: {e}")))?;
+    if w > limits.max_side || h > limits.max_side {
+        return Err(bad(
+            path,
+            format!("image is {w}x{h} px, over the {} px limit", limits.max_side),
+        ));
+    }
+    if format == image::ImageFormat::Jpeg && !jpeg_complete(&bytes) {
+        // Decoders fill a cut-off scan with grey and "succeed"; a cut-off photo is not an input.
+        return Err(bad(
+            path,
+            "truncated or corrupt Jpeg: no end-of-image marker after the last scan",
+        ));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(&bytes), format);
+    let mut lim = Limits::default();
+    lim.max_image_width = Some(limits.max_side);
+    lim.max_image_height = Some(limits.max_side);
+    reader.limits(lim);
+    let img = reader
+        .decode()
+        .map_err(|e| bad(path, format!("truncated or corrupt {format:?}: {e}")))?;
+    let rgb = img.to_rgb8();
+    let (tensor, scale) = to_tensor(&rgb, kind);
+    Ok(Prepared {
+        path: path.to_path_buf(),
+        width: w,
+        height: h,
+        captured_ms,
+        tensor,
+        scale,
+    })
+}
+
+/// The model input for an RGB image, and the original → model scale.
+pub fn to_tensor(rgb: &RgbImage, kind: ModelKind) -> (Vec<f32>, f32) {
+    match kind {
+        ModelKind::Deimv2 { size } => {
+            // Plain stretch to size x size, RGB, 0..1, no mean/std.
+            let small = resample::resize(rgb, size, size);
+            (planar(&small, size, [0, 1, 2], 1.0 / 255.0, 0.0), 1.0)
+        }
+        ModelKind::Yolox { size } => {
+            // Letterbox: keep the aspect ratio, paste top-left, pad with 114; BGR, 0..255.
+            let (w, h) = rgb.dimensions();
+            let r = (size as f32 / w as f32).min(size as f32 / h as f32);
+            let nw = ((w as f32 * r) as u32).clamp(1, size);
+            let nh = ((h as f32 * r) as u32).clamp(1, size);
+            let small = resample::resize(rgb, nw, nh);
+            let mut canvas = RgbImage::from_pixel(size, size, image::Rgb([114, 114, 114]));
+            imageops::replace(&mut canvas, &small, 0, 0);
+            (planar(&canvas, size, [2, 1, 0], 1.0, 0.0), r)
+        }
+    }
+}
+
+/// HWC u8 → CHW f32 with channel order `order`, `v * mul + add`.
+fn planar(img: &RgbImage, size: u32, order: [usize; 3], mul: f32, add: f32) -> Vec<f32> {
+    let plane = (size * size) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
+        for (c, &src) in order.iter().enumerate() {
+            out[c * plane + i] = px[src] as f32 * mul + add;
+        }
+    }
+    out
+}
+
+/// Whether a JPEG has its end-of-image marker (FF D9) after its last start-of-scan (FF DA).
+/// Entropy-coded data stuffs every FF with 00, so neither pair occurs by accident; an EXIF
+/// thumbnail's own markers come before the main image's scans.
+fn jpeg_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_sos, last_eoi), (Some(s), Some(e)) if e > s)
+}
+
+/// EXIF DateTimeOriginal as ms since the epoch (its offset if given, else UTC).
+pub fn exif_capture_ms(bytes: &[u8]) -> Option<i64> {
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()?;
+    let field = exif.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)?;
+    let exif::Value::Ascii(ref v) = field.value else {
+        return None;
+    };
+    let dt = exif::DateTime::from_ascii(v.first()?).ok()?;
+    let days = days_from_civil(dt.year as i64, dt.month as i64, dt.day as i64);
+    let secs = days * 86_400 + dt.hour as i64 * 3600 + dt.minute as i64 * 60 + dt.second as i64;
+    let offset_secs = dt.offset.map(|m| m as i64 * 60).unwrap_or(0);
+    Some((secs - offset_secs) * 1000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2026, 11, 22), 20_779);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn letterbox_pads_and_swaps_channels() {
+        let img = RgbImage::from_pixel(8, 4, image::Rgb([10, 20, 30]));
+        let (t, r) = to_tensor(&img, ModelKind::Yolox { size: 16 });
+        assert_eq!(r, 2.0);
+        let plane = 256;
+        // top-left is the image (BGR), bottom half is padding
+        assert_eq!((t[0], t[plane], t[2 * plane]), (30.0, 20.0, 10.0));
+        assert_eq!(t[15 * 16], 114.0);
+        let (t, r) = to_tensor(&img, ModelKind::Deimv2 { size: 4 });
+        assert_eq!(r, 1.0);
+        assert!((t[0] - 10.0 / 255.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let kind = ModelKind::Deimv2 { size: 32 };
+        let empty = dir.path().join("empty.jpg");
+        std::fs::write(&empty, b"").unwrap();
+        let text = dir.path().join("notes.jpg");
+        std::fs::write(&text, b"hello, not an image").unwrap();
+        for (p, want) in [(&empty, "empty"), (&text, "not an image")] {
+            let e = prepare(p, kind, ImageLimits::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(want) && e.contains(p.file_name().unwrap().to_str().unwrap()),
+                "{e}"
+            );
+        }
+    }
+}

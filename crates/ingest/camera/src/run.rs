@@ -1,0 +1,441 @@
+//! `aisle camera run`: the pipeline from image files to committed detections.
+//!
+//! Threads: the directory listing / watcher feeds a **decoder** thread, which reads, decodes and
+//! resizes chunks of images in parallel on rayon; a **detector** thread owns the ONNX session and
+//! runs one prepared image after another, so decoding the next images overlaps inference. The
+//! async side collects outcomes and writes them in transactions: per image, its detections (or
+//! its dead letter) and its processed marker (see [`crate::offsets`]) commit together.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use aisle_events::{Event, ShoppingCartObject, topics, wire};
+use aisle_log::{Log, ProduceRecord, ProducerConfig, TopicSpec};
+use rayon::prelude::*;
+use tokio::sync::mpsc as amp;
+
+use crate::decode::{ImageLimits, prepare};
+use crate::error::{CameraError, Result};
+use crate::labels::LabelMap;
+use crate::model::{Detection, Detector, one_label_per_box};
+use crate::offsets;
+use crate::source::{self, Job};
+
+/// Header on dead letters: the file (or directory) that was rejected.
+pub const FILE_HEADER: &str = "aisle.dlq.file";
+/// Header on dead letters: why.
+pub const REASON_HEADER: &str = "aisle.dlq.reason";
+
+/// What a camera does; [`RunOptions::new`] has the defaults.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Directory of photos (read recursively).
+    pub images: PathBuf,
+    /// Keep watching for new photos until shutdown.
+    pub watch: bool,
+    /// Output topic (default `shopping_cart_objects`); dead letters go to `<topic>.dlq`.
+    pub topic: String,
+    /// Processed-images topic (default `_aisle_camera_offsets`).
+    pub offsets_topic: String,
+    /// This camera's id: the record's `camera_id` and the key prefix of its markers.
+    pub camera_id: String,
+    /// Store id for the records.
+    pub store_id: Option<String>,
+    /// Cart id for the records.
+    pub cart_id: Option<String>,
+    /// Minimum score of a detection that becomes a record (default 0.5).
+    pub threshold: f32,
+    /// COCO label → inventory name.
+    pub labels: LabelMap,
+    /// File size / dimension limits.
+    pub limits: ImageLimits,
+    /// Images per transaction at most (default 16); fewer when no more are ready.
+    pub batch: usize,
+    /// Stop after this many images (tests and "process N then stop").
+    pub max_images: Option<u64>,
+}
+
+impl RunOptions {
+    /// Defaults for camera `camera_id` over `images`.
+    pub fn new(images: impl Into<PathBuf>, camera_id: impl Into<String>) -> Self {
+        RunOptions {
+            images: images.into(),
+            watch: false,
+            topic: topics::SHOPPING_CART_OBJECTS.into(),
+            offsets_topic: offsets::OFFSETS_TOPIC.into(),
+            camera_id: camera_id.into(),
+            store_id: None,
+            cart_id: None,
+            threshold: 0.5,
+            labels: LabelMap::default(),
+            limits: ImageLimits::default(),
+            batch: 16,
+            max_images: None,
+        }
+    }
+}
+
+/// What a run did (committed work only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunSummary {
+    /// Images processed (detected or dead-lettered) in this run.
+    pub images: u64,
+    /// Detection records written.
+    pub detections: u64,
+    /// Dead letters written (bad images and unreadable directories).
+    pub dead_letters: u64,
+    /// Images skipped because an earlier run had committed them.
+    pub already_done: u64,
+}
+
+enum Outcome {
+    Detected {
+        rel: String,
+        file_name: String,
+        captured_ms: i64,
+        dets: Vec<Detection>,
+        started: Instant,
+    },
+    Bad {
+        rel: Option<String>,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+/// Runs the camera until the directory is done (or, with `watch`, until `shutdown` resolves).
+/// Values are framed with `schema_id` (the `shopping_cart_objects` value schema's registry id).
+pub async fn run(
+    log: Arc<dyn Log>,
+    schema_id: u32,
+    detector: Detector,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<RunSummary> {
+    let dlq = topics::dlq(&opts.topic);
+    for spec in [
+        topics::default_spec(&opts.topic).unwrap_or_else(|| TopicSpec::new(&opts.topic, 1)),
+        topics::default_spec(&dlq).unwrap_or_else(|| TopicSpec::new(&dlq, 1)),
+        offsets::spec(&opts.offsets_topic),
+    ] {
+        log.create_topic(&spec).await?;
+    }
+    let done = offsets::load(log.as_ref(), &opts.offsets_topic, &opts.camera_id).await?;
+    let mut tx = log
+        .tx_producer(
+            &format!("aisle-camera-{}", opts.camera_id),
+            &ProducerConfig {
+                client_id: format!("aisle-camera-{}", opts.camera_id),
+                ..Default::default()
+            },
+        )
+        .await?;
+
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let _watcher = if opts.watch {
+        match source::watch(&opts.images, jobs_tx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                // The scan below dead-letters an unreadable directory; without a watcher the
+                // camera does what is there and stops instead of failing.
+                let err = CameraError::Directory {
+                    path: opts.images.clone(),
+                    reason: format!("cannot watch ({e}); processing only what is there now"),
+                };
+                tracing::warn!("{err}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let root = opts.images.clone();
+    std::thread::spawn(move || source::scan(&root, &jobs_tx));
+
+    let (out_tx, mut out_rx) = amp::channel::<Outcome>(opts.batch.max(1) * 2);
+    let already_done = spawn_pipeline(detector, &opts, done, jobs_rx, out_tx);
+
+    let mut summary = RunSummary::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut pending: Vec<Outcome> = Vec::new();
+    let mut finished = false;
+    while !finished {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown, if pending.is_empty() => break,
+            next = out_rx.recv() => match next {
+                Some(o) => pending.push(o),
+                None => finished = true,
+            },
+        }
+        // Take whatever else is ready now, up to a batch.
+        while pending.len() < opts.batch.max(1) {
+            match out_rx.try_recv() {
+                Ok(o) => pending.push(o),
+                Err(_) => break,
+            }
+        }
+        if let Some(max) = opts.max_images {
+            let room = max.saturating_sub(summary.images) as usize;
+            pending.truncate(room);
+        }
+        if !pending.is_empty() {
+            commit(
+                tx.as_mut(),
+                schema_id,
+                &opts,
+                &dlq,
+                &mut pending,
+                &mut summary,
+            )
+            .await?;
+        }
+        if opts.max_images.is_some_and(|m| summary.images >= m) {
+            break;
+        }
+    }
+    summary.already_done = already_done.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(summary)
+}
+
+/// Starts the decoder and detector threads; returns the counter of skipped (already done) images.
+fn spawn_pipeline(
+    mut detector: Detector,
+    opts: &RunOptions,
+    done: HashSet<String>,
+    jobs: mpsc::Receiver<Job>,
+    out: amp::Sender<Outcome>,
+) -> Arc<std::sync::atomic::AtomicU64> {
+    let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let kind = detector.kind();
+    let limits = opts.limits;
+    let chunk = opts.batch.clamp(1, 8);
+    let (prep_tx, prep_rx) = mpsc::sync_channel(chunk * 2);
+    let counter = skipped.clone();
+    let bad_out = out.clone();
+    // Decoder: chunks of jobs decoded in parallel, handed on in order.
+    std::thread::spawn(move || {
+        let mut seen = done;
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < chunk {
+                match jobs.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            let mut images = Vec::new();
+            for job in batch {
+                match job {
+                    Job::Image { path, rel } => {
+                        if seen.insert(rel.clone()) {
+                            images.push((path, rel));
+                        } else {
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Job::Unreadable { path, reason } => {
+                        let bad = Outcome::Bad {
+                            rel: None,
+                            path,
+                            reason,
+                        };
+                        if bad_out.blocking_send(bad).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let prepared: Vec<_> = images
+                .into_par_iter()
+                .map(|(path, rel)| {
+                    let started = Instant::now();
+                    (rel, started, prepare(&path, kind, limits))
+                })
+                .collect();
+            for p in prepared {
+                if prep_tx.send(p).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    // Detector: owns the session.
+    let threshold = opts.threshold;
+    std::thread::spawn(move || {
+        while let Ok((rel, started, prepared)) = prep_rx.recv() {
+            let outcome = match prepared {
+                Ok(img) => match detector.detect(&img, threshold) {
+                    Ok(dets) => Outcome::Detected {
+                        file_name: img
+                            .path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| rel.clone()),
+                        rel,
+                        captured_ms: img.captured_ms,
+                        dets: one_label_per_box(dets),
+                        started,
+                    },
+                    Err(e) => Outcome::Bad {
+                        rel: Some(rel),
+                        path: img.path,
+                        reason: e.to_string(),
+                    },
+                },
+                Err(CameraError::BadImage { path, reason }) => Outcome::Bad {
+                    rel: Some(rel),
+                    path,
+                    reason,
+                },
+                Err(e) => Outcome::Bad {
+                    rel: Some(rel.clone()),
+                    path: PathBuf::from(rel),
+                    reason: e.to_string(),
+                },
+            };
+            if out.blocking_send(outcome).is_err() {
+                return;
+            }
+        }
+    });
+    skipped
+}
+
+/// One transaction: every pending outcome's records and markers.
+async fn commit(
+    tx: &mut dyn aisle_log::TxProducer,
+    schema_id: u32,
+    opts: &RunOptions,
+    dlq: &str,
+    pending: &mut Vec<Outcome>,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let mut records = Vec::new();
+    let (mut images, mut dets_n, mut bad_n) = (0u64, 0u64, 0u64);
+    let mut timings = Vec::new();
+    for o in pending.drain(..) {
+        match o {
+            Outcome::Detected {
+                rel,
+                file_name,
+                captured_ms,
+                dets,
+                started,
+            } => {
+                for d in &dets {
+                    records.push(detection_record(
+                        schema_id,
+                        opts,
+                        &file_name,
+                        captured_ms,
+                        d,
+                    )?);
+                }
+                dets_n += dets.len() as u64;
+                let note =
+                    serde_json::json!({ "detections": dets.len(), "captured_ms": captured_ms });
+                records.push(offsets::marker(
+                    &opts.offsets_topic,
+                    &opts.camera_id,
+                    &rel,
+                    &note,
+                ));
+                images += 1;
+                timings.push(started);
+            }
+            Outcome::Bad { rel, path, reason } => {
+                tracing::warn!(file = %path.display(), "camera skips it: {reason}");
+                let shown = path.display().to_string();
+                let body = serde_json::json!({
+                    "file": shown, "reason": reason, "camera_id": opts.camera_id,
+                });
+                records.push(
+                    ProduceRecord::new(dlq)
+                        .key(shown.clone())
+                        .value(body.to_string())
+                        .header(FILE_HEADER, shown)
+                        .header(REASON_HEADER, reason.clone()),
+                );
+                if let Some(rel) = rel {
+                    let note = serde_json::json!({ "dead_letter": reason });
+                    records.push(offsets::marker(
+                        &opts.offsets_topic,
+                        &opts.camera_id,
+                        &rel,
+                        &note,
+                    ));
+                    images += 1;
+                }
+                bad_n += 1;
+            }
+        }
+    }
+    tx.begin().await?;
+    for r in records {
+        if let Err(e) = tx.send(r).await {
+            let _ = tx.abort().await;
+            return Err(e.into());
+        }
+    }
+    tx.commit().await?;
+    summary.images += images;
+    summary.detections += dets_n;
+    summary.dead_letters += bad_n;
+    let c = "camera";
+    metrics::counter!("aisle_records_out_total", "component" => c, "topic" => opts.topic.clone())
+        .increment(dets_n);
+    metrics::counter!("aisle_dlq_total", "component" => c, "topic" => dlq.to_string())
+        .increment(bad_n);
+    metrics::counter!("aisle_records_in_total", "component" => c, "topic" => "images")
+        .increment(images);
+    for t in timings {
+        metrics::histogram!("aisle_processing_seconds", "component" => c)
+            .record(t.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// The `shopping_cart_objects` record of one detection, keyed by the mapped item name.
+pub fn detection_record(
+    schema_id: u32,
+    opts: &RunOptions,
+    file_name: &str,
+    captured_ms: i64,
+    d: &Detection,
+) -> Result<ProduceRecord> {
+    let item = opts.labels.item(d.label).to_string();
+    let [x, y, w, h] = d.xywh();
+    let event = ShoppingCartObject {
+        timestamp: captured_ms,
+        image_name: file_name.to_string(),
+        class_id: d.coco_id,
+        class_name: item.clone(),
+        score: d.score,
+        box_x: x,
+        box_y: y,
+        box_w: w,
+        box_h: h,
+        store_id: opts.store_id.clone(),
+        cart_id: opts.cart_id.clone(),
+        camera_id: Some(opts.camera_id.clone()),
+    };
+    Ok(ProduceRecord::new(&opts.topic)
+        .key(item)
+        .value(encode(schema_id, &event)?)
+        .timestamp(captured_ms))
+}
+
+/// Confluent-framed Avro of `event`.
+pub fn encode(schema_id: u32, event: &ShoppingCartObject) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(96);
+    wire::write_header(&mut buf, schema_id);
+    event
+        .encode(&mut buf)
+        .map_err(|e| CameraError::Encode(e.to_string()))?;
+    Ok(buf)
+}

@@ -1,0 +1,117 @@
+//! The detector against ONNX Runtime's reference detections (../shared/vision), for every model
+//! listed in `expected_detections.json`: same labels, scores within 0.02, boxes within 2 px.
+
+use std::path::PathBuf;
+
+use aisle_camera::decode::{ImageLimits, prepare};
+use aisle_camera::model::{Detector, RuntimeOptions};
+
+/// The ONNX Runtime library for tests, or `None` (skip) unless AISLE_REQUIRE_ORT=1.
+fn ort_lib() -> Option<PathBuf> {
+    let lib = std::env::var_os("AISLE_TEST_ORT_LIB")
+        .or_else(|| std::env::var_os("ORT_DYLIB_PATH"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../.onnxruntime/libonnxruntime.so")
+        });
+    if lib.exists() {
+        return Some(lib);
+    }
+    assert!(
+        std::env::var("AISLE_REQUIRE_ORT").map_or(true, |v| v.trim() != "1"),
+        "AISLE_REQUIRE_ORT=1 but there is no ONNX Runtime library at {} (scripts/install-onnxruntime)",
+        lib.display()
+    );
+    println!(
+        "skipped: no ONNX Runtime at {} (scripts/install-onnxruntime)",
+        lib.display()
+    );
+    None
+}
+
+fn vision_dir() -> Option<PathBuf> {
+    let dir = aisle_testkit::shared_dir().join("vision");
+    if dir.join("expected_detections.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("AISLE_REQUIRE_DATA").map_or(true, |v| v.trim() != "1"),
+        "AISLE_REQUIRE_DATA=1 but {} is missing",
+        dir.display()
+    );
+    println!("skipped: no {}", dir.display());
+    None
+}
+
+#[test]
+fn detections_match_onnxruntime_reference() {
+    let (Some(lib), Some(dir)) = (ort_lib(), vision_dir()) else {
+        return;
+    };
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected_detections.json")).unwrap())
+            .unwrap();
+    let models = expected["models"].as_object().unwrap();
+    assert!(models.len() >= 3, "expected at least three models");
+    let rt = RuntimeOptions {
+        library: lib,
+        threads: 2,
+    };
+    let mut compared = 0;
+    for (model, spec) in models {
+        let mut det = Detector::load(&dir.join(model), &rt).unwrap();
+        let threshold = spec["score_threshold"].as_f64().unwrap() as f32;
+        for (image, want) in spec["detections"].as_object().unwrap() {
+            let img = prepare(
+                &dir.join("images").join(image),
+                det.kind(),
+                ImageLimits::default(),
+            )
+            .unwrap();
+            let got = det.detect(&img, threshold).unwrap();
+            let want = want.as_array().unwrap();
+            let ctx = format!("{model} on {image}");
+            let mut unmatched: Vec<_> = got.iter().collect();
+            for w in want {
+                let label = w["class_name"].as_str().unwrap();
+                let score = w["score"].as_f64().unwrap() as f32;
+                let wb: Vec<f32> = w["box_xyxy"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect();
+                let pos = unmatched.iter().position(|d| {
+                    d.label == label
+                        && d.coco_id == w["coco_category_id"].as_i64().unwrap() as i32
+                        && (d.score - score).abs() <= 0.02
+                        && d.box_xyxy
+                            .iter()
+                            .zip(&wb)
+                            .all(|(a, b)| (a - b).abs() <= 2.0)
+                });
+                let Some(pos) = pos else {
+                    panic!("{ctx}: no detection matches {w} among {unmatched:?}");
+                };
+                unmatched.remove(pos);
+                compared += 1;
+            }
+            // Detections the reference does not have are allowed only right at the threshold.
+            for d in unmatched {
+                assert!(d.score < threshold + 0.02, "{ctx}: extra detection {d:?}");
+            }
+        }
+    }
+    assert!(compared > 100, "compared only {compared} detections");
+}
+
+/// `aisle camera fetch-model`'s catalog names the same files as ../shared/vision (size + sha256).
+#[test]
+fn fetch_catalog_matches_the_shared_models() {
+    let Some(dir) = vision_dir() else { return };
+    for rel in aisle_camera::fetch::RELEASES {
+        let bytes = std::fs::read(dir.join(rel.file)).unwrap();
+        aisle_camera::fetch::verify(&rel, &bytes).unwrap();
+    }
+}

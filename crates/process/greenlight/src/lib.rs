@@ -1,0 +1,294 @@
+//! `aisle-greenlight`: the Green Light Special — "what is in everyone's cart right now, and which
+//! upsell should an associate announce?" — built on [`aisle_streams`], so it runs unchanged on
+//! the embedded runtime and on Kafka.
+//!
+//! Cart objects (`shopping_cart_objects`, any partition count, records of the 2019 producers
+//! included) are joined with the `inventory_rekeyed` table as of their event time, counted per
+//! store in event-time windows (tumbling or hopping, with grace), and each closed window yields
+//! one `WindowedItem` per item (`windowed_items`) and its `GreenLightSpecial`
+//! (`green_light_specials`). Windows close when the store's event time passes end + grace, or
+//! when the store goes quiet (wall-clock idle timeout). Late records go to
+//! `shopping_cart_objects.late` with the windows they missed; unreadable ones to
+//! `shopping_cart_objects.dlq`. Everything is exactly-once: outputs, window state (changelog)
+//! and input offsets commit in one transaction. Processes with the same `application_id` split
+//! the partitions.
+//!
+//! Main items:
+//! * [`run`]: prepare topics and schemas, restore the table, run until a shutdown future resolves;
+//! * [`GreenlightConfig`]: the settings (`[greenlight]` in Aisle's config);
+//! * [`special::pick`] and [`special::Rule`]: the documented rule for the winner;
+//! * [`Greenlight`]: the [`aisle_streams::Processor`].
+//!
+//! ```no_run
+//! # async fn demo(log: std::sync::Arc<dyn aisle_log::Log>,
+//! #               registry: std::sync::Arc<dyn aisle_registry::SchemaRegistry>) -> Result<(), aisle_greenlight::GreenlightError> {
+//! let config = aisle_greenlight::GreenlightConfig { window_ms: 10_000, idle_timeout_ms: 5_000, ..Default::default() };
+//! let stop = tokio::signal::ctrl_c();
+//! let stats = aisle_greenlight::run(log, registry, config, async { let _ = stop.await; }).await?;
+//! println!("{} records in", stats.records_in);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! * `config.rs`: [`GreenlightConfig`].
+//! * `codec.rs`: decoding with writer schemas from the registry, framing outputs.
+//! * `window_state.rs`: the join result carried between the stages, window and store state.
+//! * `special.rs`: the winning rule.
+//! * `processor.rs`: [`Greenlight`], the two stages (join; windows).
+
+pub mod codec;
+mod config;
+mod processor;
+pub mod special;
+pub mod window_state;
+
+pub use config::GreenlightConfig;
+pub use processor::{Greenlight, Topics};
+
+use aisle_events::{Inventory, schemas, topics};
+use aisle_log::{CleanupPolicy, Log, LogError, TopicSpec};
+use aisle_registry::SchemaRegistry;
+use aisle_streams::{StreamsError, TableFeed, TaskConfig, TaskStats, VersionedTable, WindowSpec};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What can stop the processor.
+#[derive(Debug, thiserror::Error)]
+pub enum GreenlightError {
+    /// A bad setting or a missing input topic (the user's to fix).
+    #[error("greenlight: {0}")]
+    Config(String),
+    /// The schema registry failed.
+    #[error("greenlight: schema registry: {0}")]
+    Registry(#[from] aisle_registry::RegistryError),
+    /// The stream task failed.
+    #[error("greenlight: {0}")]
+    Streams(#[from] StreamsError),
+}
+
+/// Creates the topics the processor writes (if missing) and returns the repartition/changelog
+/// partition count and whether the input has a single partition.
+async fn prepare_topics(
+    log: &dyn Log,
+    cfg: &GreenlightConfig,
+) -> Result<(i32, bool), GreenlightError> {
+    let input = match log.describe_topic(&cfg.input).await {
+        Ok(info) => info,
+        Err(LogError::UnknownTopic(_)) => {
+            return Err(GreenlightError::Config(format!(
+                "input topic `{}` does not exist (create it, e.g. `aisle topic create --standard`)",
+                cfg.input
+            )));
+        }
+        Err(e) => return Err(StreamsError::log(format!("describing {}", cfg.input))(e).into()),
+    };
+    let n = cfg.partitions.unwrap_or(input.partitions);
+    let mut specs = vec![
+        TopicSpec::new(cfg.repartition_topic(), n),
+        TopicSpec::new(cfg.changelog_topic(), n).cleanup(CleanupPolicy::Compact),
+        TopicSpec::new(cfg.late_topic(), 1),
+        TopicSpec::new(cfg.dlq_topic(), 1),
+    ];
+    for t in [&cfg.inventory, &cfg.windowed_items, &cfg.specials] {
+        let spec = topics::default_spec(t).unwrap_or_else(|| {
+            let s = TopicSpec::new(t.clone(), 1);
+            if *t == cfg.inventory {
+                s.cleanup(CleanupPolicy::Compact)
+            } else {
+                s
+            }
+        });
+        specs.push(spec);
+    }
+    for spec in specs {
+        log.create_topic(&spec)
+            .await
+            .map_err(StreamsError::log(format!("creating {}", spec.name)))?;
+    }
+    let rep = log
+        .describe_topic(&cfg.repartition_topic())
+        .await
+        .map_err(StreamsError::log("describing the repartition topic"))?;
+    let cl = log
+        .describe_topic(&cfg.changelog_topic())
+        .await
+        .map_err(StreamsError::log("describing the changelog topic"))?;
+    if rep.partitions != cl.partitions {
+        return Err(GreenlightError::Config(format!(
+            "`{}` has {} partitions but `{}` has {}; they must match",
+            rep.name, rep.partitions, cl.name, cl.partitions
+        )));
+    }
+    Ok((rep.partitions, input.partitions == 1))
+}
+
+fn decode_inventory(
+    registry: Arc<dyn SchemaRegistry>,
+) -> Arc<aisle_streams::TableDecoder<Inventory>> {
+    // Table records are decoded on the loop's thread without awaiting: writer schemas other than
+    // our own are fetched with a blocking bridge only the first time an id is seen.
+    let plans = std::sync::Mutex::new(BTreeMap::<u32, Option<Arc<str>>>::new());
+    Arc::new(move |rec: &aisle_log::Record| {
+        let key = rec
+            .key
+            .as_ref()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .ok_or("no UTF-8 key")?
+            .to_owned();
+        let Some(value) = &rec.value else {
+            return Ok(Some((key, None)));
+        };
+        let (id, datum) = aisle_events::wire::split(value).map_err(|e| e.to_string())?;
+        let mut plans = plans.lock().map_err(|_| "poisoned".to_string())?;
+        if let std::collections::btree_map::Entry::Vacant(v) = plans.entry(id) {
+            let reg = registry.clone();
+            let schema = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(reg.schema_by_id(id))
+            })
+            .map_err(|e| format!("schema id {id}: {e}"))?;
+            let own = <Inventory as aisle_events::Event>::compiled()
+                .map(|c| *c.schema() == schema.parsed)
+                .unwrap_or(false);
+            v.insert((!own).then(|| Arc::from(schema.schema_json.as_str())));
+        }
+        let row = match plans.get(&id).and_then(|p| p.clone()) {
+            None => <Inventory as aisle_events::Event>::decode(datum),
+            Some(w) => <Inventory as aisle_events::Event>::decode_resolving(&w, datum),
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(Some((key, Some(row))))
+    })
+}
+
+/// Runs the Green Light Special until `shutdown` resolves: creates missing topics, registers the
+/// output schemas, restores the inventory table, then joins, windows and emits exactly once.
+///
+/// Needs a multi-threaded tokio runtime. Several calls (in several processes on Kafka, or tasks
+/// in one process on either runtime) with the same `application_id` and different
+/// `instance_id`s share the partitions.
+pub async fn run(
+    log: Arc<dyn Log>,
+    registry: Arc<dyn SchemaRegistry>,
+    cfg: GreenlightConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<TaskStats, GreenlightError> {
+    cfg.validate().map_err(GreenlightError::Config)?;
+    let spec = match cfg.advance_ms {
+        Some(a) => WindowSpec::hopping(cfg.window_ms as i64, a as i64, cfg.grace_ms as i64),
+        None => WindowSpec::tumbling(cfg.window_ms as i64, cfg.grace_ms as i64),
+    }?;
+    let (partitions, single_input) = prepare_topics(&*log, &cfg).await?;
+    // With one input partition every store's records are already together: no repartition hop
+    // (state then lives in changelog partition 0, as in the repartitioned layout with one
+    // partition, so switching is only possible on a fresh application id).
+    let direct = single_input && partitions == 1;
+    let windowed_item_id = registry
+        .register(
+            &topics::value_subject(&cfg.windowed_items),
+            schemas::WINDOWED_ITEM,
+        )
+        .await?;
+    let special_id = registry
+        .register(
+            &topics::value_subject(&cfg.specials),
+            schemas::GREEN_LIGHT_SPECIAL,
+        )
+        .await?;
+    let mut table = VersionedTable::new(cfg.table_history_ms as i64);
+    let feed = TableFeed::restore(
+        &*log,
+        &cfg.inventory,
+        "greenlight",
+        decode_inventory(registry.clone()),
+        &mut table,
+    )
+    .await?;
+    let topics = Topics {
+        input: cfg.input.clone(),
+        repartition: cfg.repartition_topic(),
+        changelog: cfg.changelog_topic(),
+        windowed_items: cfg.windowed_items.clone(),
+        specials: cfg.specials.clone(),
+        late: cfg.late_topic(),
+        dlq: cfg.dlq_topic(),
+        windowed_item_id,
+        special_id,
+    };
+    let mut processor = Greenlight::new(
+        topics,
+        spec,
+        special::Rule {
+            min_count: cfg.min_count,
+            require_stock: cfg.require_stock,
+        },
+        cfg.default_store.clone(),
+        (cfg.idle_timeout_ms > 0).then(|| Duration::from_millis(cfg.idle_timeout_ms)),
+        table,
+        feed,
+        codec::Decoder::new(registry),
+    )
+    .direct(direct);
+    let instance = cfg.instance_id.clone().unwrap_or_else(random_instance);
+    let task = TaskConfig {
+        component: "greenlight",
+        group_id: cfg.application_id.clone(),
+        transactional_id: format!("{}-{instance}", cfg.application_id),
+        topics: if direct {
+            vec![cfg.input.clone()]
+        } else {
+            vec![cfg.input.clone(), cfg.repartition_topic()]
+        },
+        poll_timeout: Duration::from_millis(cfg.poll_ms),
+        consumer_properties: BTreeMap::from([
+            (
+                "session.timeout.ms".to_string(),
+                cfg.session_timeout_ms.to_string(),
+            ),
+            (
+                "heartbeat.interval.ms".to_string(),
+                (cfg.session_timeout_ms / 4).max(100).to_string(),
+            ),
+            // Fewer, larger fetches: on one core the fetcher competes with processing.
+            (
+                "max.partition.fetch.bytes".to_string(),
+                (16 << 20).to_string(),
+            ),
+            ("queued.min.messages".to_string(), "500000".to_string()),
+        ]),
+        producer_properties: BTreeMap::from([
+            (
+                "transaction.timeout.ms".to_string(),
+                cfg.transaction_timeout_ms.to_string(),
+            ),
+            // Right after a commit the coordinator still writes its markers and answers the
+            // next transaction's first request with CONCURRENT_TRANSACTIONS; librdkafka retries
+            // after retry.backoff.ms (default 100 ms), which would cap turns at ~10/s.
+            ("retry.backoff.ms".to_string(), "5".to_string()),
+        ]),
+        retry_backoff: Duration::from_secs(1),
+        commit_interval: Duration::from_millis(cfg.commit_interval_ms),
+        max_batch: 250_000,
+    };
+    tracing::info!(
+        runtime = log.runtime(),
+        input = %cfg.input,
+        partitions,
+        direct,
+        window_ms = cfg.window_ms,
+        advance_ms = ?cfg.advance_ms,
+        grace_ms = cfg.grace_ms,
+        instance = %instance,
+        "greenlight started"
+    );
+    Ok(aisle_streams::run_task(&*log, &task, &mut processor, shutdown).await?)
+}
+
+fn random_instance() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos:x}", std::process::id())
+}

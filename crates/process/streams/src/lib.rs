@@ -1,0 +1,49 @@
+//! `aisle-streams`: a small stream-processing library over the [`aisle_log`] traits, so what is
+//! built on it runs unchanged on the embedded runtime and on Kafka.
+//!
+//! Main items:
+//! * [`VersionedTable`] + [`TableFeed`]: a topic materialised as a table (latest value per key,
+//!   tombstones delete), replicated to every instance by reading all partitions with manual
+//!   assignment, restored on start and kept up to date; a short per-key history answers
+//!   "the row as of event time `t`" for stream–table joins.
+//! * [`WindowSpec`] / [`Window`]: event-time tumbling and hopping windows with a grace period.
+//! * [`ChangelogStore`]: a task's key-value state, written to a compacted changelog partition in
+//!   the same transaction as the outputs, restored from it on assignment.
+//! * [`Processor`] + [`run_task`]: the exactly-once consume → process → produce loop with
+//!   rebalance handling (revoke: drop state; assign: restore it) and restarts after
+//!   recoverable failures.
+//!
+//! ```
+//! use aisle_streams::{VersionedTable, WindowSpec};
+//!
+//! let mut inventory = VersionedTable::new(60_000);
+//! inventory.apply("cup", 1_000, Some("plate"));
+//! assert_eq!(inventory.get_at("cup", 500), None); // carted before the row existed
+//! assert_eq!(inventory.get_at("cup", 2_000).map(|v| **v), Some("plate"));
+//!
+//! let hopping = WindowSpec::hopping(60_000, 30_000, 10_000)?;
+//! let starts: Vec<i64> = hopping.windows_of(65_000).map(|w| w.start).collect();
+//! assert_eq!(starts, [30_000, 60_000]);
+//! # Ok::<(), aisle_streams::StreamsError>(())
+//! ```
+//!
+//! # Layout
+//! * `error.rs`: [`StreamsError`], and which errors a restart can help.
+//! * `window.rs`: [`WindowSpec`], [`Window`].
+//! * `table.rs`: [`VersionedTable`], [`TableFeed`].
+//! * `store.rs`: [`ChangelogStore`].
+//! * `read.rs`: reading partitions to their end (restores).
+//! * `task.rs`: [`Processor`], [`TaskConfig`], [`run_task`].
+
+mod error;
+pub mod read;
+mod store;
+mod table;
+mod task;
+mod window;
+
+pub use error::{Result, StreamsError};
+pub use store::ChangelogStore;
+pub use table::{TableDecoder, TableFeed, VersionedTable};
+pub use task::{Processor, TaskConfig, TaskStats, run_task};
+pub use window::{Window, WindowSpec};

@@ -1,0 +1,484 @@
+//! `aisle camera ...` and `aisle bench camera` (library: `aisle-camera`).
+
+use crate::commands::registry::shutdown_signal;
+use crate::config::Config;
+use crate::exit;
+use crate::runtime;
+use aisle_camera::decode::{ImageLimits, prepare};
+use aisle_camera::model::one_label_per_box;
+use aisle_camera::{CameraConfig, Detector, RuntimeOptions, SimOptions, fetch, run};
+use aisle_events::{Event, ShoppingCartObject, topics};
+use aisle_log::Log;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Subcommand)]
+pub enum CameraCmd {
+    /// Detect objects in image files and print them (label, COCO id, score, pixel box). Writes
+    /// nothing to the log.
+    Detect(DetectArgs),
+    /// Detect every image in a directory (recursively), with --watch also images arriving later,
+    /// into `shopping_cart_objects`: one record per detection at or above the threshold, key =
+    /// item name, timestamp = capture time. Each image is processed once, also across restarts
+    /// and crashes; bad files go to `shopping_cart_objects.dlq` and the camera goes on.
+    Run(RunArgs),
+    /// Write realistic detection events without a model (items of the seed inventory, keyed by
+    /// item name) until Ctrl-C or --count.
+    Simulate(SimulateArgs),
+    /// Download a published detector model and verify its sha256 (needs internet access).
+    FetchModel(FetchArgs),
+}
+
+/// Where the model and ONNX Runtime come from.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// ONNX model file (DEIMv2 or YOLOX). Default: $AISLE_MODEL, then [camera] models_dir.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// ONNX Runtime library (libonnxruntime.so; install with scripts/install-onnxruntime).
+    /// Default: [camera] ort_lib, then $ORT_DYLIB_PATH, then .onnxruntime/libonnxruntime.so.
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// Minimum score (default: [camera] score_threshold, 0.5).
+    #[arg(long, value_name = "SCORE")]
+    pub threshold: Option<f32>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Image files (JPEG or PNG).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Print JSON (one object per file) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep every label of a box (DEIMv2 may give one box two labels); default: the best one.
+    #[arg(long)]
+    pub all_labels: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory of photos.
+    #[arg(long, value_name = "DIR")]
+    pub images: PathBuf,
+    /// Keep running and detect photos that arrive later (until Ctrl-C).
+    #[arg(long)]
+    pub watch: bool,
+    /// Store id for the records (default: [camera] store_id).
+    #[arg(long, value_name = "ID")]
+    pub store: Option<String>,
+    /// Cart id for the records (default: [camera] cart_id).
+    #[arg(long, value_name = "ID")]
+    pub cart: Option<String>,
+    /// Camera id (default: [camera] camera_id, "camera-1"); one camera id per directory.
+    #[arg(long, value_name = "ID")]
+    pub camera: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Stop after this many images (the rest are done by the next run).
+    #[arg(long, value_name = "N")]
+    pub max_images: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Events per second.
+    #[arg(long, default_value_t = 5.0, value_name = "N")]
+    pub rate: f64,
+    /// Store id of every event (default: a random M5 store per cart).
+    #[arg(long, value_name = "ID")]
+    pub store: Option<String>,
+    /// Stop after this many events (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Random seed, for repeatable streams.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Model: deimv2-femto (default, recommended), deimv2-atto or yolox-nano.
+    #[arg(long, default_value = "deimv2-femto")]
+    pub name: String,
+    /// Directory to save it in (default: [camera] models_dir, else ./models).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCameraArgs {
+    /// Directory of test images.
+    #[arg(long, value_name = "DIR", default_value = "../shared/vision/images")]
+    pub images: PathBuf,
+    /// Models to measure (default: every .onnx in ../shared/vision).
+    #[arg(long = "model", value_name = "PATH")]
+    pub models: Vec<PathBuf>,
+    /// ONNX Runtime library (as for `aisle camera run`).
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// Passes over the images per model.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
+    /// Skip the Python ONNX Runtime reference (benches/reference/camera_onnxruntime.py).
+    #[arg(long)]
+    pub no_python: bool,
+}
+
+pub async fn run(config: &Config, cmd: CameraCmd) -> anyhow::Result<()> {
+    match cmd {
+        CameraCmd::Detect(args) => detect(&config.camera, args).await,
+        CameraCmd::Run(args) => camera_run(config, args).await,
+        CameraCmd::Simulate(args) => simulate(config, args).await,
+        CameraCmd::FetchModel(args) => fetch_model(&config.camera, args).await,
+    }
+}
+
+fn runtime_options(cam: &CameraConfig, ort_lib: Option<&Path>) -> RuntimeOptions {
+    RuntimeOptions {
+        library: cam.ort_lib_path(ort_lib),
+        threads: cam.threads,
+    }
+}
+
+/// Loads the detector named by flags/env/config; a missing model or runtime is a config error.
+async fn load_detector(cam: &CameraConfig, args: &ModelArgs) -> anyhow::Result<Detector> {
+    let Some(model) = cam.model_path(args.model.as_deref()) else {
+        return Err(exit::fail(
+            exit::CONFIG,
+            "no model: pass --model PATH, set AISLE_MODEL, or set [camera] models_dir \
+             (download one with `aisle camera fetch-model`)",
+        ));
+    };
+    let rt = runtime_options(cam, args.ort_lib.as_deref());
+    tokio::task::spawn_blocking(move || Detector::load(&model, &rt))
+        .await?
+        .map_err(|e| exit::fail(exit::CONFIG, e.to_string()))
+}
+
+async fn detect(cam: &CameraConfig, args: DetectArgs) -> anyhow::Result<()> {
+    let mut detector = load_detector(cam, &args.model).await?;
+    let threshold = args.model.threshold.unwrap_or(cam.score_threshold);
+    let limits = ImageLimits {
+        max_bytes: cam.max_image_bytes,
+        max_side: cam.max_image_side,
+    };
+    let kind = detector.kind();
+    let mut failed = 0;
+    for file in &args.files {
+        let result = prepare(file, kind, limits).and_then(|img| {
+            let d = detector.detect(&img, threshold)?;
+            Ok(if args.all_labels {
+                d
+            } else {
+                one_label_per_box(d)
+            })
+        });
+        match result {
+            Ok(dets) if args.json => println!(
+                "{}",
+                serde_json::json!({ "file": file.display().to_string(), "detections": dets })
+            ),
+            Ok(dets) => {
+                println!("{} ({} detections)", file.display(), dets.len());
+                println!(
+                    "  {:<16} {:>7} {:>6}  {:>5} {:>5} {:>5} {:>5}",
+                    "label", "coco_id", "score", "x", "y", "w", "h"
+                );
+                for d in dets {
+                    let [x, y, w, h] = d.xywh();
+                    println!(
+                        "  {:<16} {:>7} {:>6.3}  {x:>5} {y:>5} {w:>5} {h:>5}",
+                        d.label, d.coco_id, d.score
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(exit::fail(
+            exit::DATA_ERR,
+            format!("{failed} of {} files could not be read", args.files.len()),
+        ));
+    }
+    Ok(())
+}
+
+async fn schema_id(config: &Config, log: &Arc<dyn Log>, topic: &str) -> anyhow::Result<u32> {
+    let registry = runtime::registry(config, log).await?;
+    Ok(registry
+        .register(
+            &topics::value_subject(topic),
+            ShoppingCartObject::SCHEMA_JSON,
+        )
+        .await?)
+}
+
+async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    let cam = &config.camera;
+    let detector = load_detector(cam, &args.model).await?;
+    let mut opts = cam.run_options(&args.images);
+    opts.watch = args.watch;
+    opts.max_images = args.max_images;
+    if let Some(t) = args.model.threshold {
+        opts.threshold = t;
+    }
+    if let Some(s) = args.store {
+        opts.store_id = Some(s);
+    }
+    if let Some(c) = args.cart {
+        opts.cart_id = Some(c);
+    }
+    if let Some(c) = args.camera {
+        opts.camera_id = c;
+    }
+    let opened = runtime::open_log(config).await?;
+    let log = opened.log.clone();
+    let sid = schema_id(config, &log, &opts.topic).await?;
+    eprintln!(
+        "camera {}: {} over {}{} → {} (runtime {})",
+        opts.camera_id,
+        detector.path().display(),
+        opts.images.display(),
+        if opts.watch { " (watching)" } else { "" },
+        opts.topic,
+        log.runtime()
+    );
+    let started = Instant::now();
+    let s = run::run(log, sid, detector, opts, shutdown_signal()).await?;
+    println!(
+        "camera: {} images in {:.1} s, {} detections written, {} dead letters, {} already done by an earlier run",
+        s.images,
+        started.elapsed().as_secs_f64(),
+        s.detections,
+        s.dead_letters,
+        s.already_done
+    );
+    Ok(())
+}
+
+async fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
+    if !(args.rate > 0.0 && args.rate.is_finite()) {
+        return Err(exit::fail(
+            exit::CONFIG,
+            format!("--rate {}: expected a positive number", args.rate),
+        ));
+    }
+    let opts = SimOptions {
+        rate: args.rate,
+        store_id: args.store.or_else(|| config.camera.store_id.clone()),
+        topic: config.camera.topic.clone(),
+        count: args.count,
+        seed: args.seed,
+        labels: aisle_camera::LabelMap::new(config.camera.labels.clone()),
+    };
+    let opened = runtime::open_log(config).await?;
+    let log = opened.log.clone();
+    let sid = schema_id(config, &log, &opts.topic).await?;
+    eprintln!(
+        "camera simulator: {} events/s → {} (no model; simulated detections)",
+        opts.rate, opts.topic
+    );
+    let n = aisle_camera::simulate::simulate(log, sid, opts, shutdown_signal()).await?;
+    println!("camera simulator: {n} events written");
+    Ok(())
+}
+
+async fn fetch_model(cam: &CameraConfig, args: FetchArgs) -> anyhow::Result<()> {
+    let Some(rel) = fetch::release(&args.name) else {
+        let names: Vec<_> = fetch::RELEASES.iter().map(|r| r.name).collect();
+        return Err(exit::fail(
+            exit::CONFIG,
+            format!("unknown model `{}`; one of {names:?}", args.name),
+        ));
+    };
+    let dir = args
+        .dir
+        .or_else(|| cam.models_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("models"));
+    eprintln!(
+        "downloading {} ({} bytes) from {}",
+        rel.file, rel.bytes, rel.url
+    );
+    let path = tokio::task::spawn_blocking(move || fetch::fetch(rel, &dir))
+        .await?
+        .map_err(|e| exit::fail(exit::UNAVAILABLE, e.to_string()))?;
+    println!("{} (sha256 {} verified)", path.display(), rel.sha256);
+    Ok(())
+}
+
+/// `aisle bench camera`: per model, per-image latency (decode + detect + produce, one image at a
+/// time, each record durable before the next image) and pipelined images/s (`camera run` over
+/// `rounds` copies of the images), then the Python ONNX Runtime reference on the same files.
+pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()> {
+    let cam = &config.camera;
+    let mut models = args.models.clone();
+    if models.is_empty() {
+        let dir = args.images.parent().unwrap_or(Path::new(".")).to_path_buf();
+        models = list(&dir, &["onnx"])?;
+        // The default model first.
+        models.sort_by_key(|m| !m.ends_with(&cam.model_file));
+    }
+    let files = list(&args.images, &["jpg", "jpeg", "png"])?;
+    if files.is_empty() || models.is_empty() {
+        return Err(exit::fail(
+            exit::CONFIG,
+            format!("no images or models under {}", args.images.display()),
+        ));
+    }
+    let opened = runtime::open_log(config).await?;
+    let log = opened.log.clone();
+    let topic = format!(
+        "aisle-bench-camera-{}-{}",
+        std::process::id(),
+        aisle_log::now_ms()
+    );
+    log.create_topic(&aisle_log::TopicSpec::new(&topic, 1))
+        .await?;
+    let sid = schema_id(config, &log, &topic).await?;
+    let producer = log.producer(&aisle_log::ProducerConfig::default())?;
+    let rt = runtime_options(cam, args.ort_lib.as_deref());
+    println!(
+        "runtime={} images={} x {} rounds, threshold {}, {} cores",
+        log.runtime(),
+        files.len(),
+        args.rounds,
+        cam.score_threshold,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for model in &models {
+        let (m, r) = (model.clone(), rt.clone());
+        let mut det = tokio::task::spawn_blocking(move || Detector::load(&m, &r))
+            .await?
+            .map_err(|e| exit::fail(exit::CONFIG, e.to_string()))?;
+        let mut opts = cam.run_options(&args.images);
+        opts.topic = topic.clone();
+        let mut lat = Vec::new();
+        for round in 0..=args.rounds {
+            for f in &files {
+                let t0 = Instant::now();
+                let img = prepare(f, det.kind(), opts.limits)?;
+                let dets = one_label_per_box(det.detect(&img, opts.threshold)?);
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let mut pending = Vec::new();
+                for d in &dets {
+                    let rec = run::detection_record(sid, &opts, &name, img.captured_ms, d)?;
+                    pending.push(producer.send(rec).await?);
+                }
+                for p in pending {
+                    p.await?;
+                }
+                if round > 0 {
+                    lat.push(t0.elapsed().as_secs_f64()); // round 0 is the warm-up
+                }
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        let pct = |q: f64| 1000.0 * lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+        let seq_rate = lat.len() as f64 / lat.iter().sum::<f64>();
+        // Pipelined: the real `camera run` over rounds x the images.
+        let copies =
+            std::env::temp_dir().join(format!("aisle-bench-camera-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&copies);
+        std::fs::create_dir_all(&copies)?;
+        for r in 0..args.rounds {
+            for f in &files {
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                std::os::unix::fs::symlink(
+                    std::fs::canonicalize(f)?,
+                    copies.join(format!("r{r:03}_{name}")),
+                )?;
+            }
+        }
+        let mut ropts = cam.run_options(&copies);
+        ropts.topic = topic.clone();
+        ropts.offsets_topic = format!("{topic}-offsets");
+        ropts.camera_id = format!(
+            "bench-{}",
+            model
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let (m, r) = (model.clone(), rt.clone());
+        let det2 = tokio::task::spawn_blocking(move || Detector::load(&m, &r)).await??;
+        drop(det);
+        let t0 = Instant::now();
+        let s = run::run(log.clone(), sid, det2, ropts, std::future::pending::<()>()).await?;
+        let pipe_rate = s.images as f64 / t0.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&copies);
+        println!(
+            "camera  aisle   {:<34} {:>6.1} img/s pipelined ({} images, {} detections)  {:>6.1} img/s one at a time  p50 {:>6.1} ms  p99 {:>6.1} ms",
+            model
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            pipe_rate,
+            s.images,
+            s.detections,
+            seq_rate,
+            pct(0.5),
+            pct(0.99)
+        );
+    }
+    if !args.no_python {
+        let script = Path::new("benches/reference/camera_onnxruntime.py");
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(script)
+            .arg("--images")
+            .arg(&args.images)
+            .arg("--rounds")
+            .arg(args.rounds.to_string());
+        if cam.threads > 0 {
+            cmd.arg("--threads").arg(cam.threads.to_string());
+        }
+        for m in &models {
+            cmd.arg("--model").arg(m);
+        }
+        let out = tokio::task::spawn_blocking(move || cmd.output()).await??;
+        if !out.status.success() {
+            eprintln!(
+                "python reference failed (pip install onnxruntime pillow numpy): {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+        } else {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                println!("camera  python  {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Files in `dir` with one of `exts`, sorted.
+fn list(dir: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| exit::fail(exit::CONFIG, format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
