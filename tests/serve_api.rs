@@ -256,7 +256,15 @@ fn endpoints_show_what_the_topics_hold_and_metrics_parse() {
         );
         assert_eq!(f["actual"].as_array().unwrap().len(), 10);
 
-        let status = json_until(&format!("{b}/api/status"), |v| v["topics"][0].is_object()).await;
+        // The health sampler runs every 2 s: wait for a sample that saw the tailer's positions
+        // (it sets the lag gauges checked in /metrics below in the same pass).
+        let status = json_until(&format!("{b}/api/status"), |v| {
+            v["topics"][0].is_object()
+                && v["lag"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|x| x["group"] == "serve"))
+        })
+        .await;
         assert_eq!(status["runtime"], "embedded");
         let topic = |name: &str| {
             status["topics"]

@@ -8,12 +8,9 @@
 //! keeps one record per image, so the set survives retention.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aisle_log::{
-    CleanupPolicy, ConsumerConfig, Isolation, Log, LogError, Offset, ProduceRecord, TopicPartition,
-    TopicSpec,
-};
+use aisle_log::{CleanupPolicy, Log, ProduceRecord, TopicSpec};
 
 use crate::error::Result;
 
@@ -40,57 +37,30 @@ pub fn marker(topic: &str, camera: &str, rel: &str, note: &serde_json::Value) ->
 /// Relative paths of every image `camera` has committed, read from the whole topic.
 pub async fn load(log: &dyn Log, topic: &str, camera: &str) -> Result<HashSet<String>> {
     let prefix = format!("{camera}/");
-    let info = log.describe_topic(topic).await?;
-    let mut ends = Vec::new();
-    for p in 0..info.partitions {
-        let tp = TopicPartition::new(topic, p);
-        let (low, high) = log.watermarks(&tp).await?;
-        if high > low {
-            ends.push((tp, high));
-        }
-    }
+    let partitions = aisle_log::partitions_of(log, topic).await?;
     let mut done = HashSet::new();
-    if ends.is_empty() {
-        return Ok(done);
-    }
-    let mut consumer = log.consumer(&ConsumerConfig {
-        client_id: "aisle-camera-offsets".into(),
-        isolation: Isolation::ReadCommitted,
-        ..Default::default()
-    })?;
-    let assign: Vec<_> = ends
-        .iter()
-        .map(|(tp, _)| (tp.clone(), Offset::Beginning))
-        .collect();
-    consumer.assign(&assign)?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        for rec in consumer.poll(Duration::from_millis(200)).await? {
-            let Some(rel) = rec
+    aisle_log::read_to_end(
+        log,
+        &partitions,
+        "aisle-camera-offsets",
+        Duration::from_secs(60),
+        |rec| {
+            let rel = rec
                 .key
                 .as_deref()
                 .and_then(|k| std::str::from_utf8(k).ok())
-                .and_then(|k| k.strip_prefix(&prefix))
-            else {
-                continue;
-            };
-            if rec.value.is_some() {
-                done.insert(rel.to_string());
-            } else {
-                done.remove(rel);
+                .and_then(|k| k.strip_prefix(&prefix));
+            if let Some(rel) = rel {
+                if rec.value.is_some() {
+                    done.insert(rel.to_string());
+                } else {
+                    done.remove(rel);
+                }
             }
-        }
-        if consumer.is_caught_up()
-            || ends
-                .iter()
-                .all(|(tp, high)| consumer.position(tp).is_some_and(|p| p >= *high))
-        {
-            return Ok(done);
-        }
-        if Instant::now() > deadline {
-            return Err(
-                LogError::Timeout(format!("reading {topic} to its end within 60 s")).into(),
-            );
-        }
-    }
+            Ok::<_, std::convert::Infallible>(())
+        },
+    )
+    .await
+    .map_err(|e| e.into_log())?;
+    Ok(done)
 }

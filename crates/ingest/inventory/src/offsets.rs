@@ -6,7 +6,7 @@
 //! live in `inventory_rekeyed` (what delete detection compares the table against).
 
 use crate::error::{InventoryError, Result};
-use aisle_log::{ConsumerConfig, Log, Offset, ProduceRecord, Record, TopicPartition};
+use aisle_log::{Log, ProduceRecord, Record};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -67,57 +67,20 @@ pub async fn live_keys(log: &dyn Log, topic: &str) -> Result<HashSet<String>> {
 /// Reads every committed record of `topic`, all partitions, beginning to end.
 async fn read_topic(log: &dyn Log, topic: &str, mut f: impl FnMut(&Record)) -> Result<()> {
     let ctx = || format!("reading {topic}");
-    let info = log
-        .describe_topic(topic)
+    let partitions = aisle_log::partitions_of(log, topic)
         .await
         .map_err(InventoryError::log(ctx()))?;
-    let mut ends = Vec::new();
-    for p in 0..info.partitions {
-        let tp = TopicPartition::new(topic, p);
-        let (low, high) = log
-            .watermarks(&tp)
-            .await
-            .map_err(InventoryError::log(ctx()))?;
-        if high > low {
-            ends.push((tp, high));
-        }
-    }
-    if ends.is_empty() {
-        return Ok(());
-    }
-    let mut consumer = log
-        .consumer(&ConsumerConfig {
-            client_id: "aisle-inventory-start".into(),
-            ..Default::default()
-        })
-        .map_err(InventoryError::log(ctx()))?;
-    let assign: Vec<_> = ends
-        .iter()
-        .map(|(tp, _)| (tp.clone(), Offset::Beginning))
-        .collect();
-    consumer
-        .assign(&assign)
-        .map_err(InventoryError::log(ctx()))?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let batch = consumer
-            .poll(Duration::from_millis(200))
-            .await
-            .map_err(InventoryError::log(ctx()))?;
-        batch.iter().for_each(&mut f);
-        // Under read_committed the end may be a transaction marker, hence `is_caught_up`.
-        if ends
-            .iter()
-            .all(|(tp, high)| consumer.position(tp).is_some_and(|p| p >= *high))
-            || (batch.is_empty() && consumer.is_caught_up())
-        {
-            return Ok(());
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(InventoryError::Log {
-                context: ctx(),
-                source: aisle_log::LogError::Timeout("not at its end within 120 s".into()),
-            });
-        }
-    }
+    aisle_log::read_to_end(
+        log,
+        &partitions,
+        "aisle-inventory-start",
+        Duration::from_secs(120),
+        |rec| {
+            f(&rec);
+            Ok::<_, std::convert::Infallible>(())
+        },
+    )
+    .await
+    .map_err(|e| InventoryError::log(ctx())(e.into_log()))?;
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! (`aisle-log-kafka`, through rdkafka). Both implement the traits in this crate, and one
 //! conformance suite (`aisle-testkit`) runs the same cases against both.
 //!
-//! This crate does no I/O. It holds:
+//! This crate does no I/O of its own. It holds:
 //!
 //! * [`Log`]: topic administration and the factory for producers and consumers;
 //! * [`Producer`]: asynchronous, idempotent produce, acknowledged on durability, one record at a
@@ -47,10 +47,13 @@
 //! * `partitioner.rs`: murmur2 exactly as Kafka's `org.apache.kafka.common.utils.Utils.murmur2`.
 //! * `error.rs`: [`LogError`], saying whose fault an error is and whether a retry can help.
 //! * `traits.rs`: [`Log`], [`Producer`], [`Consumer`], [`TxProducer`].
+//! * `scan.rs`: [`read_to_end`], reading partitions from the beginning to their current end, the
+//!   way components restore state kept in the log; built on the traits alone.
 
 mod error;
 mod partitioner;
 mod record;
+mod scan;
 mod traits;
 
 pub use error::{LogError, Result};
@@ -59,6 +62,7 @@ pub use record::{
     AutoOffsetReset, CleanupPolicy, ConsumerConfig, Header, Isolation, Offset, ProduceRecord,
     ProducerConfig, Rebalance, Record, RecordMeta, TopicInfo, TopicPartition, TopicSpec,
 };
+pub use scan::{ReadError, partitions_of, read_to_end};
 pub use traits::{
     BatchDelivery, Consumer, DeliveryFuture, GroupMetadata, Log, Producer, TxProducer,
 };
