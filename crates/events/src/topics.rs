@@ -58,7 +58,14 @@ pub fn default_spec(topic: &str) -> Option<TopicSpec> {
         t if t.ends_with(".dlq") && t.len() > 4 => (1, CleanupPolicy::Delete),
         _ => return None,
     };
-    Some(TopicSpec::new(topic, partitions).cleanup(cleanup))
+    let spec = TopicSpec::new(topic, partitions).cleanup(cleanup);
+    // `sales` holds replayed history whose timestamps are the M5 days (2011–2016): time
+    // retention would delete it as soon as the broker checks, so it is kept forever.
+    Some(if topic == SALES {
+        spec.retention_ms(-1)
+    } else {
+        spec
+    })
 }
 
 /// Specs of every default topic (not the dead-letter topics, which are made on first use).
@@ -107,6 +114,12 @@ mod tests {
             .collect();
         assert_eq!(compacted, [INVENTORY_REKEYED, SALES_FORECASTS, SCHEMAS]);
         assert_eq!(default_spec(SALES).unwrap().partitions, 10);
+        // Replayed history (2011–2016 timestamps) is never deleted by time retention.
+        assert_eq!(default_spec(SALES).unwrap().retention_ms, Some(-1));
+        assert_eq!(
+            default_spec(SHOPPING_CART_OBJECTS).unwrap().retention_ms,
+            None
+        );
         assert_eq!(default_spec(SALES_FORECASTS).unwrap().partitions, 10);
         assert_eq!(default_spec(SHOPPING_CART_OBJECTS).unwrap().partitions, 1);
         let dlq_spec = default_spec(&dlq(SALES)).unwrap();

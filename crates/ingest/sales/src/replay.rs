@@ -157,7 +157,11 @@ pub async fn replay(
             .map_err(|e| SalesError::Task(e.to_string()))??
     };
     let topic = opts.topic.as_str();
-    let spec = TopicSpec::new(topic, M5_STORES.len() as i32).replication(opts.replication);
+    // Replayed records carry their historical day as timestamp (2011–2016): time retention would
+    // let the broker delete them minutes after they were written, so the topic keeps them forever.
+    let spec = TopicSpec::new(topic, M5_STORES.len() as i32)
+        .replication(opts.replication)
+        .retention_ms(-1);
     log.create_topic(&spec)
         .await
         .map_err(SalesError::log(format!("creating {topic}")))?;
