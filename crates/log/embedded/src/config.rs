@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 pub enum FsyncPolicy {
     /// `fdatasync` every write batch before acknowledging it: survives power loss, slowest.
     Always,
-    /// Group commit: batches are written as they come and synced every `ms` milliseconds;
-    /// deliveries are acknowledged after the sync that covers them. Survives power loss.
+    /// Group commit: at most one write-and-sync cycle every `ms` milliseconds; what arrives
+    /// meanwhile waits for the next cycle, and work arriving at an idle log is synced at once.
+    /// Deliveries are acknowledged after the sync that covers them. Survives power loss.
     Interval {
-        /// Length of the group-commit window in milliseconds.
+        /// Shortest time between the starts of two cycles, in milliseconds.
         ms: u64,
     },
     /// Never sync explicitly; acknowledge once written to the OS. Survives a process crash

@@ -82,8 +82,10 @@
 //! `watch` channels, no polling). Consumers read only below the high watermark.
 //!
 //! * `Always`: every write cycle is `fdatasync`ed before it is acknowledged (power-loss safe).
-//! * `Interval { ms }` (default 10 ms): group commit; records collect for `ms`, then one write
-//!   and one sync per partition; acknowledged after that sync (power-loss safe).
+//! * `Interval { ms }` (default 10 ms): group commit; at most one cycle per `ms` — records
+//!   arriving within `ms` of the previous cycle's start collect until then, and go out in one
+//!   write and one sync per partition, while records reaching an idle log are written and
+//!   synced after 0.2 ms; acknowledged after that sync (power-loss safe).
 //! * `Never`: acknowledged once written to the OS: survives kill -9, not a power loss.
 //!
 //! `ProducerConfig::linger` is not used: the write cycle is the batching window. In TOML the
