@@ -363,11 +363,15 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         let mut opts = cam.run_options(&args.images);
         opts.topic = topic.clone();
         let mut lat = Vec::new();
+        // Read + decode + resize, inference + output decoding, producing durably.
+        let mut phases: [Vec<f64>; 3] = Default::default();
         for round in 0..=args.rounds {
             for f in &files {
                 let t0 = Instant::now();
                 let img = prepare(f, det.kind(), opts.limits)?;
+                let t1 = Instant::now();
                 let dets = one_label_per_box(det.detect(&img, opts.threshold)?);
+                let t2 = Instant::now();
                 let name = f
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -381,13 +385,18 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
                     p.await?;
                 }
                 if round > 0 {
-                    lat.push(t0.elapsed().as_secs_f64()); // round 0 is the warm-up
+                    // Round 0 is the warm-up.
+                    let t3 = Instant::now();
+                    lat.push((t3 - t0).as_secs_f64());
+                    phases[0].push((t1 - t0).as_secs_f64());
+                    phases[1].push((t2 - t1).as_secs_f64());
+                    phases[2].push((t3 - t2).as_secs_f64());
                 }
             }
         }
-        lat.sort_by(f64::total_cmp);
-        let pct = |q: f64| 1000.0 * lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
         let seq_rate = lat.len() as f64 / lat.iter().sum::<f64>();
+        let (p50, p99) = (percentile_ms(&mut lat, 0.5), percentile_ms(&mut lat, 0.99));
+        let [prep, infer, produce] = phases.map(|mut v| percentile_ms(&mut v, 0.5));
         // Pipelined: the real `camera run` over rounds x the images.
         let copies =
             std::env::temp_dir().join(format!("aisle-bench-camera-{}", std::process::id()));
@@ -423,7 +432,7 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         let pipe_rate = s.images as f64 / t0.elapsed().as_secs_f64();
         let _ = std::fs::remove_dir_all(&copies);
         println!(
-            "camera  aisle   {:<34} {:>6.1} img/s pipelined ({} images, {} detections)  {:>6.1} img/s one at a time  p50 {:>6.1} ms  p99 {:>6.1} ms",
+            "camera  aisle   {:<34} {:>6.1} img/s pipelined ({} images, {} detections)  {:>6.1} img/s one at a time  p50 {:>6.1} ms  p99 {:>6.1} ms  (p50 decode {:.1} + detect {:.1} + produce {:.1} ms)",
             model
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -432,8 +441,11 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
             s.images,
             s.detections,
             seq_rate,
-            pct(0.5),
-            pct(0.99)
+            p50,
+            p99,
+            prep,
+            infer,
+            produce
         );
     }
     if !args.no_python {
@@ -466,6 +478,13 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// The `q` quantile of `secs` (sorted in place) in milliseconds.
+fn percentile_ms(secs: &mut [f64], q: f64) -> f64 {
+    secs.sort_by(f64::total_cmp);
+    secs.get(((secs.len() as f64 * q) as usize).min(secs.len().saturating_sub(1)))
+        .map_or(0.0, |s| 1000.0 * s)
 }
 
 /// Files in `dir` with one of `exts`, sorted.

@@ -115,7 +115,7 @@ pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prep
     let img = reader
         .decode()
         .map_err(|e| bad(path, format!("truncated or corrupt {format:?}: {e}")))?;
-    let rgb = img.to_rgb8();
+    let rgb = img.into_rgb8();
     let (tensor, scale) = to_tensor(&rgb, kind);
     Ok(Prepared {
         path: path.to_path_buf(),
@@ -153,10 +153,13 @@ pub fn to_tensor(rgb: &RgbImage, kind: ModelKind) -> (Vec<f32>, f32) {
 fn planar(img: &RgbImage, size: u32, order: [usize; 3], mul: f32, add: f32) -> Vec<f32> {
     let plane = (size * size) as usize;
     let mut out = vec![0f32; 3 * plane];
-    for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
-        for (c, &src) in order.iter().enumerate() {
-            out[c * plane + i] = px[src] as f32 * mul + add;
-        }
+    let (c0, rest) = out.split_at_mut(plane);
+    let (c1, c2) = rest.split_at_mut(plane);
+    let px = img.as_raw().chunks_exact(3);
+    for (((px, a), b), c) in px.zip(c0).zip(c1).zip(c2) {
+        *a = f32::from(px[order[0]]) * mul + add;
+        *b = f32::from(px[order[1]]) * mul + add;
+        *c = f32::from(px[order[2]]) * mul + add;
     }
     out
 }

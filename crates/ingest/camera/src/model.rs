@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{Tensor, ValueType};
+use ort::value::{TensorRef, ValueType};
 
 use crate::decode::Prepared;
 use crate::error::{CameraError, Result};
@@ -165,11 +165,11 @@ impl Detector {
         let mut dets = match self.kind {
             ModelKind::Deimv2 { size } => {
                 let s = size as usize;
-                let images =
-                    Tensor::from_array(([1usize, 3, s, s], img.tensor.clone())).map_err(inf)?;
-                let sizes =
-                    Tensor::from_array(([1usize, 2], vec![img.width as i64, img.height as i64]))
-                        .map_err(inf)?;
+                // Views, not copies: the 2 MB input goes to ONNX Runtime in place.
+                let images = TensorRef::from_array_view(([1usize, 3, s, s], &img.tensor[..]))
+                    .map_err(inf)?;
+                let dims = [i64::from(img.width), i64::from(img.height)];
+                let sizes = TensorRef::from_array_view(([1usize, 2], &dims[..])).map_err(inf)?;
                 let out = self.session.run(ort::inputs![images, sizes]).map_err(inf)?;
                 let (_, labels) = out["labels"].try_extract_tensor::<i64>().map_err(inf)?;
                 let (_, boxes) = out["boxes"].try_extract_tensor::<f32>().map_err(inf)?;
@@ -178,8 +178,8 @@ impl Detector {
             }
             ModelKind::Yolox { size } => {
                 let s = size as usize;
-                let images =
-                    Tensor::from_array(([1usize, 3, s, s], img.tensor.clone())).map_err(inf)?;
+                let images = TensorRef::from_array_view(([1usize, 3, s, s], &img.tensor[..]))
+                    .map_err(inf)?;
                 let out = self.session.run(ort::inputs![images]).map_err(inf)?;
                 let (shape, rows) = out[0].try_extract_tensor::<f32>().map_err(inf)?;
                 let width = shape.last().copied().unwrap_or(85) as usize;

@@ -8,6 +8,7 @@
 //! a vertical pass, each rounded and clamped.
 
 use image::RgbImage;
+use rayon::prelude::*;
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
@@ -64,7 +65,8 @@ fn clip8(ss: i32) -> u8 {
     (ss >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// `rgb` resized to `w` x `h`.
+/// `rgb` resized to `w` x `h`. Rows are computed in parallel (rayon); the inner loops run over
+/// contiguous slices so they vectorise. Same integer arithmetic as Pillow, so the same bytes.
 pub fn resize(rgb: &RgbImage, w: u32, h: u32) -> RgbImage {
     let (sw, sh) = rgb.dimensions();
     let src = rgb.as_raw();
@@ -74,24 +76,27 @@ pub fn resize(rgb: &RgbImage, w: u32, h: u32) -> RgbImage {
         src.clone()
     } else {
         let c = coeffs(sw, w);
-        let mut out = vec![0u8; (w * sh) as usize * 3];
-        for y in 0..sh as usize {
-            let row = &src[y * sw as usize * 3..(y + 1) * sw as usize * 3];
-            for (xx, &(xmin, xmax)) in c.bounds.iter().enumerate() {
-                let k = &c.weights[xx * c.ksize..xx * c.ksize + xmax];
-                let mut ss = [half; 3];
-                for (x, &kx) in k.iter().enumerate() {
-                    let p = &row[(xmin + x) * 3..(xmin + x) * 3 + 3];
-                    for ch in 0..3 {
-                        ss[ch] += p[ch] as i32 * kx;
+        let (in_stride, out_stride) = (sw as usize * 3, w as usize * 3);
+        let mut out = vec![0u8; out_stride * sh as usize];
+        out.par_chunks_mut(out_stride)
+            .zip(src.par_chunks(in_stride))
+            .for_each(|(out_row, row)| {
+                for ((o, &(xmin, xmax)), k) in out_row
+                    .chunks_exact_mut(3)
+                    .zip(&c.bounds)
+                    .zip(c.weights.chunks_exact(c.ksize))
+                {
+                    let mut ss = [half; 3];
+                    for (p, &kx) in row[xmin * 3..(xmin + xmax) * 3].chunks_exact(3).zip(k) {
+                        ss[0] += i32::from(p[0]) * kx;
+                        ss[1] += i32::from(p[1]) * kx;
+                        ss[2] += i32::from(p[2]) * kx;
                     }
+                    o[0] = clip8(ss[0]);
+                    o[1] = clip8(ss[1]);
+                    o[2] = clip8(ss[2]);
                 }
-                let o = (y * w as usize + xx) * 3;
-                for ch in 0..3 {
-                    out[o + ch] = clip8(ss[ch]);
-                }
-            }
-        }
+            });
         out
     };
     // Vertical pass: w x sh -> w x h.
@@ -101,16 +106,24 @@ pub fn resize(rgb: &RgbImage, w: u32, h: u32) -> RgbImage {
         let c = coeffs(sh, h);
         let stride = w as usize * 3;
         let mut out = vec![0u8; stride * h as usize];
-        for (yy, &(ymin, ymax)) in c.bounds.iter().enumerate() {
-            let k = &c.weights[yy * c.ksize..yy * c.ksize + ymax];
-            for i in 0..stride {
-                let mut ss = half;
-                for (y, &ky) in k.iter().enumerate() {
-                    ss += horiz[(ymin + y) * stride + i] as i32 * ky;
-                }
-                out[yy * stride + i] = clip8(ss);
-            }
-        }
+        out.par_chunks_mut(stride)
+            .zip(c.bounds.par_iter())
+            .zip(c.weights.par_chunks(c.ksize))
+            .for_each_init(
+                || vec![0i32; stride],
+                |acc, ((out_row, &(ymin, ymax)), k)| {
+                    acc.fill(half);
+                    for (y, &ky) in k[..ymax].iter().enumerate() {
+                        let row = &horiz[(ymin + y) * stride..(ymin + y + 1) * stride];
+                        for (a, &p) in acc.iter_mut().zip(row) {
+                            *a += i32::from(p) * ky;
+                        }
+                    }
+                    for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                        *o = clip8(a);
+                    }
+                },
+            );
         out
     };
     RgbImage::from_raw(w, h, out).expect("w x h x 3 bytes were written")
