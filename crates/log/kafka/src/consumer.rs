@@ -195,9 +195,12 @@ impl KafkaConsumer {
         match item {
             Ok(msg) => {
                 let record = to_record(&msg);
-                let tp = TopicPartition::new(record.topic.clone(), record.partition);
-                self.at_eof.remove(&tp);
-                self.positions.insert(tp, record.offset + 1);
+                // Positions are updated once per batch ([`KafkaConsumer::note_positions`]); the
+                // EOF set is empty while records flow, so this rarely hashes anything.
+                if !self.at_eof.is_empty() {
+                    self.at_eof
+                        .remove(&TopicPartition::new(record.topic.clone(), record.partition));
+                }
                 Ok(Some(record))
             }
             Err(KafkaError::PartitionEOF(p)) => {
@@ -207,6 +210,27 @@ impl KafkaConsumer {
                 Ok(None)
             }
             Err(e) => Err(error::map("consume", e)),
+        }
+    }
+
+    /// Records the next offset of every partition in `records` (in stream order): one map
+    /// update per run of records from the same partition.
+    fn note_positions(&mut self, records: &[Record]) {
+        let mut i = 0;
+        while i < records.len() {
+            let (topic, partition) = (&records[i].topic, records[i].partition);
+            let mut j = i + 1;
+            while j < records.len()
+                && records[j].partition == partition
+                && records[j].topic == *topic
+            {
+                j += 1;
+            }
+            self.positions.insert(
+                TopicPartition::new(topic.clone(), partition),
+                records[j - 1].offset + 1,
+            );
+            i = j;
         }
     }
 
@@ -321,6 +345,7 @@ impl Consumer for KafkaConsumer {
                 Some(None) | None => break,
             }
         }
+        self.note_positions(&out);
         Ok(out)
     }
 

@@ -44,6 +44,8 @@
 //! * `config.rs`: [`KafkaConfig`] and its defaults.
 //! * `admin.rs`: topic create/list/describe/delete and watermarks (Admin API + metadata).
 //! * `producer.rs`: [`KafkaProducer`] and the librdkafka producer settings.
+//! * `delivery.rs`: the producer context routing delivery reports to whoever waits (no future
+//!   per record).
 //! * `topics.rs`: the producers' partition-count cache, which refuses a missing topic or
 //!   partition at `send` instead of after librdkafka's 30 s metadata wait.
 //! * `consumer.rs`: [`KafkaConsumer`], its rebalance-collecting context, EOF tracking.
@@ -56,6 +58,7 @@ mod admin;
 pub mod bench;
 mod config;
 mod consumer;
+mod delivery;
 mod error;
 mod producer;
 mod topics;

@@ -15,21 +15,22 @@
 //!   writes and replicates fewer bytes. On the shared 2-core dev box lz4 and none measured within
 //!   noise of each other (`examples/produce_bench.rs`); override with `compression.type`.
 
+use crate::delivery::{self, BatchState, DeliveryContext, Failed, RdProducer, Waiter};
 use crate::topics::TopicCache;
-use crate::{KafkaConfig, apply_properties, base_config, blocking, error};
+use crate::{KafkaConfig, apply_properties, base_config, error};
 use aisle_log::{
-    BatchDelivery, DeliveryFuture, LogError, ProduceRecord, Producer, ProducerConfig, RecordMeta,
-    Result,
+    BatchDelivery, DeliveryFuture, LogError, ProduceRecord, Producer, ProducerConfig, Result,
 };
 use async_trait::async_trait;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// How long `send` sleeps when librdkafka's queue is full before trying again. Short: the queue
 /// drains at tens of thousands of records per millisecond-ish batch.
@@ -66,63 +67,68 @@ impl std::fmt::Debug for KafkaProducer {
 impl KafkaProducer {
     /// A producer with [`client_config`]'s settings.
     pub(crate) fn new(log: &KafkaConfig, config: &ProducerConfig) -> Result<Self> {
-        let producer = client_config(log, config)
-            .create()
-            .map_err(|e| error::map(&format!("producer for {}", log.bootstrap), e))?;
+        let producer = create(&client_config(log, config), &log.bootstrap)?;
         Ok(KafkaProducer {
             sender: Arc::new(Sender::new(producer, log)),
         })
     }
 
     /// The underlying rdkafka producer.
-    pub fn rdkafka(&self) -> &FutureProducer {
-        &self.sender.producer
+    pub fn rdkafka(&self) -> &ThreadedProducer<impl ProducerContext> {
+        &*self.sender.producer
     }
+}
+
+/// Creates the librdkafka producer for `settings`, naming `what` in errors.
+pub(crate) fn create(settings: &ClientConfig, what: &str) -> Result<Arc<RdProducer>> {
+    settings
+        .create_with_context(DeliveryContext)
+        .map(Arc::new)
+        .map_err(|e| error::map(&format!("producer for {what}"), e))
 }
 
 /// An rdkafka producer and what it knows about topics: the enqueue path both the plain and the
 /// transactional producer share.
 pub(crate) struct Sender {
-    pub(crate) producer: FutureProducer,
+    pub(crate) producer: Arc<RdProducer>,
     topics: TopicCache,
 }
 
 impl Sender {
-    pub(crate) fn new(producer: FutureProducer, log: &KafkaConfig) -> Self {
+    pub(crate) fn new(producer: Arc<RdProducer>, log: &KafkaConfig) -> Self {
         Sender {
             producer,
             topics: TopicCache::new(log.operation_timeout()),
         }
     }
 
-    /// Checks the record's topic and partition (see [`TopicCache`]), then enqueues it, waiting
-    /// while librdkafka's queue is full; returns rdkafka's delivery future.
+    /// Checks the record's topic and partition (see [`TopicCache`]), then enqueues it with
+    /// `waiter`, waiting while librdkafka's queue is full.
     ///
-    /// This runs once per record inside the boxed future of `Producer::send`, so the common
-    /// case stays synchronous and small: the metadata look-up and the queue-full wait are
-    /// boxed slow paths, which keeps their state (~500 bytes) out of every record's allocation.
-    pub(crate) async fn enqueue(
-        &self,
-        record: &ProduceRecord,
-    ) -> Result<rdkafka::producer::DeliveryFuture> {
+    /// This runs once per record, so the common case stays synchronous and small: the
+    /// metadata look-up and the queue-full wait are boxed slow paths, which keeps their state
+    /// (~500 bytes) out of every caller's future.
+    pub(crate) async fn enqueue(&self, record: &ProduceRecord, waiter: Waiter) -> Result<()> {
         if !self.topics.cached_ok(&record.topic, record.partition) {
             self.check_boxed(record).await?;
         }
-        self.enqueue_checked(record).await
+        self.enqueue_checked(record, waiter).await
     }
 
     /// [`Sender::enqueue`] for a record whose topic and partition were just checked.
     pub(crate) async fn enqueue_checked(
         &self,
         record: &ProduceRecord,
-    ) -> Result<rdkafka::producer::DeliveryFuture> {
+        waiter: Waiter,
+    ) -> Result<()> {
         // Not `match … { Err(..) => ….await }`: the returned record would then live across
         // the await and grow this future.
-        let first = match self.producer.send_result(future_record(record)) {
-            Ok(fut) => return Ok(fut),
-            Err((e, _)) => e,
+        let (first, back) = match self.producer.send(base_record(record, waiter)) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
         };
-        self.enqueue_slow_boxed(record, first).await
+        self.enqueue_slow_boxed(record, back.delivery_opaque, first)
+            .await
     }
 
     // The two `_boxed` helpers are plain fns on purpose: a future built inside an `async fn`
@@ -140,26 +146,28 @@ impl Sender {
     fn enqueue_slow_boxed<'a>(
         &'a self,
         record: &'a ProduceRecord,
+        waiter: Waiter,
         first: KafkaError,
-    ) -> Pin<Box<dyn Future<Output = Result<rdkafka::producer::DeliveryFuture>> + Send + 'a>> {
-        Box::pin(self.enqueue_slow(record, first))
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(self.enqueue_slow(record, waiter, first))
     }
 
     /// The first attempt failed with `first`: wait out a full queue, or map the error.
     async fn enqueue_slow(
         &self,
         record: &ProduceRecord,
+        mut waiter: Waiter,
         first: KafkaError,
-    ) -> Result<rdkafka::producer::DeliveryFuture> {
+    ) -> Result<()> {
         let mut e = first;
         loop {
             if e != KafkaError::MessageProduction(Code::QueueFull) {
                 return Err(self.error(&record.topic, record.partition, e).await);
             }
             tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
-            match self.producer.send_result(future_record(record)) {
-                Ok(fut) => return Ok(fut),
-                Err((next, _)) => e = next,
+            match self.producer.send(base_record(record, waiter)) {
+                Ok(()) => return Ok(()),
+                Err((next, back)) => (e, waiter) = (next, back.delivery_opaque),
             }
         }
     }
@@ -179,13 +187,28 @@ impl Sender {
                     Err(lookup) => lookup,
                 }
             }
+            // The producer was closed (dropped) with the record still queued.
+            (Some(Code::PurgeQueue | Code::PurgeInflight), _) => LogError::Closed,
             _ => produce_error(topic, partition, e),
+        }
+    }
+
+    /// Awaits a delivery report (one record's or a batch's) and puts it in the log's terms.
+    async fn settle<T>(
+        &self,
+        report: oneshot::Receiver<std::result::Result<T, Failed>>,
+    ) -> Result<T> {
+        match report.await {
+            Ok(Ok(landed)) => Ok(landed),
+            Ok(Err(f)) => Err(self.error(&f.topic, f.partition, f.error).await),
+            // The producer was dropped with the record still queued.
+            Err(_closed) => Err(LogError::Closed),
         }
     }
 }
 
 /// rdkafka's view of `record`, borrowing its topic, key and value (librdkafka copies them).
-fn future_record(record: &ProduceRecord) -> FutureRecord<'_, [u8], [u8]> {
+fn base_record(record: &ProduceRecord, waiter: Waiter) -> BaseRecord<'_, [u8], [u8], Waiter> {
     let headers = (!record.headers.is_empty()).then(|| {
         record.headers.iter().fold(
             OwnedHeaders::new_with_capacity(record.headers.len()),
@@ -197,13 +220,14 @@ fn future_record(record: &ProduceRecord) -> FutureRecord<'_, [u8], [u8]> {
             },
         )
     });
-    FutureRecord {
+    BaseRecord {
         topic: &record.topic,
         partition: record.partition,
         payload: record.value.as_deref(),
         key: record.key.as_deref(),
         timestamp: record.timestamp,
         headers,
+        delivery_opaque: waiter,
     }
 }
 
@@ -223,66 +247,40 @@ fn produce_error(topic: &str, partition: Option<i32>, e: KafkaError) -> LogError
     }
 }
 
-/// Turns rdkafka's delivery future into the log's. `sender` is kept only to name an unknown
-/// partition's count if librdkafka refuses the record after it was enqueued.
-fn delivery(sender: Arc<Sender>, fut: rdkafka::producer::DeliveryFuture) -> DeliveryFuture {
-    DeliveryFuture::new(async move { delivered(&sender, fut).await })
-}
-
-/// Awaits one rdkafka delivery report and maps it to the log's terms.
-async fn delivered(sender: &Sender, fut: rdkafka::producer::DeliveryFuture) -> Result<RecordMeta> {
-    match fut.await {
-        Ok(Ok(d)) => Ok(RecordMeta {
-            partition: d.partition,
-            offset: d.offset,
-            timestamp: d.timestamp.to_millis().unwrap_or(-1),
-        }),
-        Ok(Err((e, msg))) => {
-            let partition = (msg.partition() >= 0).then_some(msg.partition());
-            Err(sender.error(msg.topic(), partition, e).await)
-        }
-        // The producer was dropped with the record still queued.
-        Err(_canceled) => Err(LogError::Closed),
-    }
-}
-
 #[async_trait]
 impl Producer for KafkaProducer {
     async fn send(&self, record: ProduceRecord) -> Result<DeliveryFuture> {
-        let fut = self.sender.enqueue(&record).await?;
-        Ok(delivery(self.sender.clone(), fut))
+        let (waiter, report) = Waiter::one();
+        self.sender.enqueue(&record, waiter).await?;
+        let sender = self.sender.clone();
+        Ok(DeliveryFuture::new(
+            async move { sender.settle(report).await },
+        ))
     }
 
-    /// Enqueues every record inline (no future per record, the topic checked once per run of
-    /// records to the same partition) and awaits rdkafka's delivery reports in one future.
+    /// Enqueues every record inline (the topic checked once per run of records to the same
+    /// partition); one shared state collects the reports and one channel resolves the batch.
     async fn send_batch(&self, records: &[ProduceRecord]) -> Result<BatchDelivery> {
-        let mut futs = Vec::with_capacity(records.len());
+        let (state, done) = BatchState::new(records.len());
         let mut checked: Option<(&str, Option<i32>)> = None;
-        for record in records {
+        for (i, record) in records.iter().enumerate() {
             let target = (record.topic.as_str(), record.partition);
-            let fut = if checked == Some(target) {
-                self.sender.enqueue_checked(record).await?
+            let waiter = state.waiter(i);
+            if checked == Some(target) {
+                self.sender.enqueue_checked(record, waiter).await?;
             } else {
-                let fut = self.sender.enqueue(record).await?;
+                self.sender.enqueue(record, waiter).await?;
                 checked = Some(target);
-                fut
-            };
-            futs.push(fut);
-        }
-        let sender = self.sender.clone();
-        Ok(BatchDelivery::new(async move {
-            let mut metas = Vec::with_capacity(futs.len());
-            for fut in futs {
-                metas.push(delivered(&sender, fut).await?);
             }
-            Ok(metas)
-        }))
+        }
+        drop(state);
+        let sender = self.sender.clone();
+        Ok(BatchDelivery::new(async move { sender.settle(done).await }))
     }
 
     async fn flush(&self, timeout: Duration) -> Result<()> {
-        let producer = self.sender.producer.clone();
-        blocking(move || producer.flush(timeout))
-            .await?
+        delivery::flush(&self.sender.producer, timeout)
+            .await
             .map_err(|e| match e {
                 KafkaError::Flush(Code::OperationTimedOut) => LogError::Timeout(format!(
                     "flush: records still undelivered after {} ms",

@@ -7,7 +7,9 @@
 //!
 //! # Invariants
 //! * Only topics that exist are cached (a missing topic is asked about again on the next send,
-//!   so a topic created later works).
+//!   so a topic created later works). A topic is refused as missing only after the cluster said
+//!   so for [`PROPAGATION_GRACE`] (1 s): metadata of a new topic reaches brokers at slightly
+//!   different times.
 //! * When the cluster gives no definite answer within [`CHECK_TIMEOUT`] (unreachable, electing
 //!   a leader), the record is enqueued unchecked, as it would be without this cache, and the
 //!   topic is not asked about again for [`RECHECK_AFTER`]: an outage must not stall every send
@@ -18,12 +20,14 @@
 //! * The metadata request goes through the producer's own client, so librdkafka's topic state
 //!   is fresh too when the record is enqueued right after.
 
+use crate::delivery::RdProducer;
 use crate::{blocking, error};
 use aisle_log::{LogError, Result};
 use rdkafka::error::RDKafkaErrorCode as Code;
-use rdkafka::producer::{FutureProducer, Producer as _};
+use rdkafka::producer::Producer as _;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -33,6 +37,16 @@ pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a topic whose check got no answer is left unchecked before asking again.
 pub(crate) const RECHECK_AFTER: Duration = Duration::from_secs(60);
+
+/// Pauses between the metadata requests made before a topic the cluster calls unknown is
+/// refused (1 s in all): new topics reach every broker's metadata within milliseconds, but not
+/// atomically with the creation. Seen on a fresh 3-broker cluster: the registry's `_schemas`,
+/// created and written by the same process, was refused once.
+const PROPAGATION_GRACE: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(600),
+];
 
 /// What a producer knows about one topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,14 +114,24 @@ impl TopicCache {
     /// the cache cannot answer.
     pub(crate) async fn check(
         &self,
-        producer: &FutureProducer,
+        producer: &Arc<RdProducer>,
         topic: &str,
         partition: Option<i32>,
     ) -> Result<()> {
         if self.cached_ok(topic, partition) {
             return Ok(());
         }
-        let partitions = match self.refresh(producer, topic).await {
+        let mut answer = self.refresh(producer, topic).await;
+        // A topic created a moment ago (e.g. by this process's admin client) may not be in
+        // the metadata of the broker asked yet: ask again briefly before refusing it.
+        for pause in PROPAGATION_GRACE {
+            if !matches!(answer, Err(LogError::UnknownTopic(_))) {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            answer = self.refresh(producer, topic).await;
+        }
+        let partitions = match answer {
             Ok(n) => n,
             Err(e @ LogError::UnknownTopic(_)) => return Err(e),
             // No definite answer (broker unreachable, leader election): let librdkafka queue
@@ -130,7 +154,7 @@ impl TopicCache {
 
     /// Asks the cluster for `topic`'s partition count and caches it; [`LogError::UnknownTopic`]
     /// (and the entry dropped) if the topic does not exist.
-    pub(crate) async fn refresh(&self, producer: &FutureProducer, topic: &str) -> Result<i32> {
+    pub(crate) async fn refresh(&self, producer: &Arc<RdProducer>, topic: &str) -> Result<i32> {
         let producer = producer.clone();
         let (name, timeout) = (topic.to_owned(), self.timeout);
         let md = blocking(move || producer.client().fetch_metadata(Some(&name), timeout))

@@ -5,6 +5,7 @@
 //! `commit` flushes every record of the transaction first and fails if any of them failed, so
 //! per-record delivery futures are not needed.
 
+use crate::delivery::{self, RdProducer, Waiter};
 use crate::producer::{self, Sender};
 use crate::{KafkaConfig, blocking, error};
 use aisle_log::{
@@ -13,7 +14,7 @@ use aisle_log::{
 use async_trait::async_trait;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaResult;
-use rdkafka::producer::{FutureProducer, Producer as _};
+use rdkafka::producer::{Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
 
@@ -52,9 +53,7 @@ impl KafkaTxProducer {
         );
         // The user's properties still win over the two settings just made.
         crate::apply_properties(&mut c, log, &config.properties);
-        let producer: FutureProducer = c
-            .create()
-            .map_err(|e| error::map(&format!("transactional producer `{transactional_id}`"), e))?;
+        let producer = producer::create(&c, &format!("transactional id `{transactional_id}`"))?;
         let tx = KafkaTxProducer {
             sender: Sender::new(producer, log),
             transactional_id: transactional_id.to_owned(),
@@ -66,17 +65,16 @@ impl KafkaTxProducer {
     }
 
     /// The underlying rdkafka producer.
-    pub fn rdkafka(&self) -> &FutureProducer {
-        &self.sender.producer
+    pub fn rdkafka(&self) -> &ThreadedProducer<impl ProducerContext> {
+        &*self.sender.producer
     }
 
     /// Waits until every record sent so far reached the broker (they stay invisible to
     /// `read_committed` readers until the commit). `abort` drops records still queued locally,
     /// so flushing first is how a test makes an aborted transaction leave data in the log.
     pub async fn flush(&self, timeout: Duration) -> Result<()> {
-        let producer = self.sender.producer.clone();
-        blocking(move || producer.flush(timeout))
-            .await?
+        delivery::flush(&self.sender.producer, timeout)
+            .await
             .map_err(|e| {
                 error::map(
                     &format!("flush (transactional id `{}`)", self.transactional_id),
@@ -88,7 +86,7 @@ impl KafkaTxProducer {
     /// Runs a blocking transaction call, naming the transactional id in errors.
     async fn control<F>(&self, what: &str, f: F) -> Result<()>
     where
-        F: FnOnce(&FutureProducer, Duration) -> KafkaResult<()> + Send + 'static,
+        F: FnOnce(&RdProducer, Duration) -> KafkaResult<()> + Send + 'static,
     {
         let producer = self.sender.producer.clone();
         let t = self.timeout;
@@ -116,8 +114,8 @@ impl TxProducer for KafkaTxProducer {
     }
 
     async fn send(&mut self, record: ProduceRecord) -> Result<()> {
-        // Dropping rdkafka's delivery future is fine: the commit reports failed records.
-        self.sender.enqueue(&record).await.map(drop)
+        // Nobody waits for the record's own report: the commit fails if any record failed.
+        self.sender.enqueue(&record, Waiter::none()).await
     }
 
     async fn send_offsets(
@@ -148,6 +146,9 @@ impl TxProducer for KafkaTxProducer {
     }
 
     async fn commit(&mut self) -> Result<()> {
+        // Deliver the transaction's records first (see `delivery::flush`); the commit's own
+        // flush then finds nothing outstanding and does not sleep.
+        self.flush(self.timeout).await?;
         self.control("commit transaction", |p, t| p.commit_transaction(t))
             .await
     }
