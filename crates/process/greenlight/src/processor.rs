@@ -222,8 +222,11 @@ impl Greenlight {
             Some(Entry::Store(m)) => *m,
             _ => StoreMeta::default(),
         };
-        let advanced = joined.ts > meta.stream_time;
+        let previous = meta.stream_time;
         meta.stream_time = meta.stream_time.max(joined.ts);
+        // Every due window is closed as soon as it is due, so new ones can only be due when
+        // the stream time passes a window's close time: no scan of the store otherwise.
+        let may_close = spec.closes_between(previous, meta.stream_time);
         let mut missed = Vec::new();
         for w in spec.windows_of(joined.ts) {
             if spec.is_closed(&w, meta.stream_time) || w.end <= meta.closed_through {
@@ -254,7 +257,7 @@ impl Greenlight {
                 spec,
             ));
         }
-        if advanced {
+        if may_close {
             let due = open_windows(&task.store, &joined.store)
                 .into_iter()
                 .filter(|w| spec.is_closed(w, meta.stream_time))

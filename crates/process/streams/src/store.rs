@@ -94,7 +94,13 @@ impl<V: Serialize + DeserializeOwned> ChangelogStore<V> {
         if !self.dirty.contains(key) {
             self.dirty.insert(key.to_owned());
         }
-        self.entries.entry(key.to_owned()).or_insert_with(make)
+        // Not `entries.entry(key.to_owned())`: that allocates the key on every call.
+        if !self.entries.contains_key(key) {
+            self.entries.insert(key.to_owned(), make());
+        }
+        self.entries
+            .get_mut(key)
+            .expect("the key was present or just inserted")
     }
 
     /// Sets a value.

@@ -247,18 +247,7 @@ impl Member {
             for event in rebalances {
                 self.rebalance(log, processor, event).await?;
             }
-            let mut records = Vec::with_capacity(batch.len());
-            for rec in batch {
-                let tp = rec.topic_partition();
-                let Some(next) = self.next.get_mut(&tp) else {
-                    continue;
-                };
-                if rec.offset < *next {
-                    continue;
-                }
-                *next = rec.offset + 1;
-                records.push(rec);
-            }
+            let records = keep_unprocessed(&mut self.next, batch);
             if stats.first_record.is_none() && !records.is_empty() {
                 stats.first_record = Some(started);
             }
@@ -269,9 +258,10 @@ impl Member {
             if records.is_empty() && out.is_empty() && state.is_empty() {
                 continue;
             }
+            let runs = partition_runs(&records);
             let mut offsets: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-            for rec in &records {
-                offsets.insert(rec.topic_partition(), rec.offset + 1);
+            for run in &runs {
+                offsets.insert(run[0].topic_partition(), run[run.len() - 1].offset + 1);
             }
             let n_out = (out.len() + state.len()) as u64;
             let mut per_topic: BTreeMap<String, u64> = BTreeMap::new();
@@ -309,8 +299,8 @@ impl Member {
             stats.records_out += n_out;
             stats.commits += 1;
             let mut in_topics: BTreeMap<&str, u64> = BTreeMap::new();
-            for r in &records {
-                *in_topics.entry(r.topic.as_str()).or_default() += 1;
+            for run in &runs {
+                *in_topics.entry(run[0].topic.as_str()).or_default() += run.len() as u64;
             }
             for (topic, n) in in_topics {
                 metrics::counter!("aisle_records_in_total", "component" => config.component, "topic" => topic.to_owned()).increment(n);
@@ -351,6 +341,47 @@ impl Member {
     }
 }
 
+/// The records of `batch` not yet processed: those of assigned partitions (keys of `next`) at
+/// or past the partition's next offset, which moves past them. One map look-up per run of
+/// records from the same partition, not per record.
+fn keep_unprocessed(next: &mut HashMap<TopicPartition, i64>, batch: Vec<Record>) -> Vec<Record> {
+    let mut records = Vec::with_capacity(batch.len());
+    // The partition of the current run and its next offset (`None`: not assigned).
+    let mut run: Option<(TopicPartition, Option<i64>)> = None;
+    for rec in batch {
+        let same = run
+            .as_ref()
+            .is_some_and(|(tp, _)| tp.partition == rec.partition && tp.topic == rec.topic);
+        if !same {
+            if let Some((tp, Some(n))) = run.take() {
+                next.insert(tp, n);
+            }
+            let tp = rec.topic_partition();
+            let n = next.get(&tp).copied();
+            run = Some((tp, n));
+        }
+        let Some((_, Some(n))) = run.as_mut() else {
+            continue;
+        };
+        if rec.offset < *n {
+            continue;
+        }
+        *n = rec.offset + 1;
+        records.push(rec);
+    }
+    if let Some((tp, Some(n))) = run {
+        next.insert(tp, n);
+    }
+    records
+}
+
+/// `records` cut into runs of consecutive records from the same partition.
+fn partition_runs(records: &[Record]) -> Vec<&[Record]> {
+    records
+        .chunk_by(|a, b| a.partition == b.partition && a.topic == b.topic)
+        .collect()
+}
+
 /// Sets `aisle_consumer_lag` for each assigned partition (best effort).
 async fn report_lag(log: &dyn Log, component: &'static str, next: Vec<(TopicPartition, i64)>) {
     for (tp, next) in &next {
@@ -364,5 +395,63 @@ async fn report_lag(log: &dyn Log, component: &'static str, next: Vec<(TopicPart
                 "topic" => tp.topic.clone(), "partition" => tp.partition.to_string())
             .set(lag as f64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(topic: &str, partition: i32, offset: i64) -> Record {
+        Record {
+            topic: topic.into(),
+            partition,
+            offset,
+            timestamp: 0,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn keeps_records_past_each_partitions_next_offset_and_moves_it() {
+        let mut next = HashMap::from([
+            (TopicPartition::new("a", 0), 5),
+            (TopicPartition::new("a", 1), 0),
+        ]);
+        let batch = vec![
+            rec("a", 0, 4), // already processed
+            rec("a", 0, 5),
+            rec("a", 1, 0),
+            rec("b", 0, 9), // not assigned
+            rec("a", 0, 6),
+            rec("a", 0, 6), // a duplicate (redelivered after a seek)
+            rec("a", 1, 1),
+        ];
+        let kept: Vec<(String, i32, i64)> = keep_unprocessed(&mut next, batch)
+            .into_iter()
+            .map(|r| (r.topic, r.partition, r.offset))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("a".into(), 0, 5),
+                ("a".into(), 1, 0),
+                ("a".into(), 0, 6),
+                ("a".into(), 1, 1)
+            ]
+        );
+        assert_eq!(next[&TopicPartition::new("a", 0)], 7);
+        assert_eq!(next[&TopicPartition::new("a", 1)], 2);
+        assert!(!next.contains_key(&TopicPartition::new("b", 0)));
+        let recs = [
+            rec("a", 0, 1),
+            rec("a", 0, 2),
+            rec("a", 1, 0),
+            rec("a", 0, 3),
+        ];
+        let runs: Vec<usize> = partition_runs(&recs).iter().map(|r| r.len()).collect();
+        assert_eq!(runs, [2, 1, 1]);
     }
 }

@@ -70,11 +70,53 @@ impl WindowSpec {
     pub fn is_closed(&self, window: &Window, stream_time: i64) -> bool {
         stream_time >= window.end.saturating_add(self.grace_ms)
     }
+
+    /// Whether some window closes when stream time moves from `from` to `to`, i.e. some
+    /// `end + grace` lies in `(from, to]`. Close times are `k · advance + size + grace`, so a
+    /// processor that closes every due window as it goes need only look for due windows when
+    /// this is true.
+    pub fn closes_between(&self, from: i64, to: i64) -> bool {
+        let offset = self.size_ms.saturating_add(self.grace_ms);
+        // The last close time at or before t is the k-th: floor((t - offset) / advance).
+        let k = |t: i64| t.saturating_sub(offset).div_euclid(self.advance_ms);
+        to > from && (from == i64::MIN || k(to) > k(from))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closes_between_finds_exactly_the_close_times() {
+        // Hopping 10 s / 5 s, grace 2 s: windows [5k, 5k + 10) close at 5k + 12.
+        let spec = WindowSpec::hopping(10_000, 5_000, 2_000).unwrap();
+        let closes = |from: i64, to: i64| {
+            (from + 1..=to).any(|t| {
+                let w = Window {
+                    start: t - 12_000,
+                    end: t - 2_000,
+                };
+                w.start.rem_euclid(5_000) == 0 && spec.is_closed(&w, t)
+            })
+        };
+        for (from, to) in [
+            (0, 11_999),
+            (0, 12_000),
+            (12_000, 16_999),
+            (12_000, 17_000),
+            (-3, 2),
+        ] {
+            assert_eq!(
+                spec.closes_between(from, to),
+                closes(from, to),
+                "({from}, {to}]"
+            );
+        }
+        assert!(spec.closes_between(i64::MIN, -5));
+        assert!(!spec.closes_between(17_000, 17_000));
+        assert!(!spec.closes_between(17_000, 16_000));
+    }
 
     #[test]
     fn tumbling_windows_hold_each_time_once() {
