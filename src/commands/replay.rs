@@ -243,8 +243,8 @@ pub struct BenchReplayArgs {
     pub reference: bool,
 }
 
-/// A synthetic replay into a fresh topic, timed; on Kafka, raw rdkafka with values of the same
-/// size and the same count on the same broker, in the same run.
+/// A synthetic replay into a fresh topic, timed; on Kafka, raw rdkafka sending the same number
+/// of the replay's own records on the same broker, in the same run.
 pub async fn bench(config: &Config, args: BenchReplayArgs) -> anyhow::Result<()> {
     const SERIES: u64 = 30_490;
     let days = args.records.div_ceil(SERIES).max(1);
@@ -280,33 +280,24 @@ pub async fn bench(config: &Config, args: BenchReplayArgs) -> anyhow::Result<()>
         s.secs
     );
     if let (Some(bootstrap), false) = (config.kafka.bootstrap.as_deref(), args.no_raw) {
-        // The same value size as a typical replayed record: Confluent header + Avro datum.
-        let sample = SalesRecord {
-            item_id: "HOUSEHOLD_1_123".into(),
-            dept_id: "HOUSEHOLD_1".into(),
-            cat_id: "HOUSEHOLD".into(),
-            store_id: "CA_1".into(),
-            state_id: "CA".into(),
-            day: 1000,
-            sold: 2,
-            sell_price: Some(4.5),
-        };
-        let value_bytes = 5 + sample.to_datum()?.len();
+        // Raw rdkafka sends the replay's own records (read back: same partitions, keys, values,
+        // timestamps and header), cycling through the first RAW_POOL of them.
+        let pool = read_pool(log.as_ref(), &topic, RAW_POOL).await?;
         let raw_topic = format!("{topic}-raw");
         log.create_topic(
             &aisle_log::TopicSpec::new(&raw_topic, 10).replication(config.kafka.replication),
         )
         .await?;
-        let raw = aisle_log_kafka::bench::raw_produce(
+        let raw = aisle_log_kafka::bench::raw_produce_pool(
             bootstrap,
             &config.kafka.properties,
             &raw_topic,
+            &pool,
             s.sent,
-            value_bytes,
         )
         .await?;
         println!(
-            "produce  raw    {:>12.0} records/s  ({} records of {value_bytes} B in {:.2} s, rdkafka, same settings)",
+            "produce  raw    {:>12.0} records/s  ({} of the replay's records in {:.2} s, rdkafka FutureProducer, same settings)",
             raw.rate(),
             raw.records,
             raw.secs
@@ -320,6 +311,43 @@ pub async fn bench(config: &Config, args: BenchReplayArgs) -> anyhow::Result<()>
     }
     log.delete_topic(&topic).await.ok();
     Ok(())
+}
+
+/// Records the raw comparison cycles through: ten days of one store's series, enough that
+/// batches look like the replay's.
+const RAW_POOL: usize = 300_000;
+
+/// Up to `n` records of `topic` from the start of every partition, as records to send again
+/// (partition, key, value, timestamp and headers kept).
+async fn read_pool(
+    log: &dyn Log,
+    topic: &str,
+    n: usize,
+) -> anyhow::Result<Vec<aisle_log::ProduceRecord>> {
+    use aisle_log::{ConsumerConfig, Offset, ProduceRecord, TopicPartition};
+    let partitions = log.describe_topic(topic).await?.partitions;
+    let mut consumer = log.consumer(&ConsumerConfig::default())?;
+    let assignment: Vec<_> = (0..partitions)
+        .map(|p| (TopicPartition::new(topic, p), Offset::Beginning))
+        .collect();
+    consumer.assign(&assignment)?;
+    let mut pool = Vec::with_capacity(n);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pool.len() < n && std::time::Instant::now() < deadline {
+        for r in consumer.poll(std::time::Duration::from_millis(200)).await? {
+            pool.push(ProduceRecord {
+                topic: String::new(),
+                partition: Some(r.partition),
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp: Some(r.timestamp),
+            });
+        }
+    }
+    anyhow::ensure!(!pool.is_empty(), "no records read back from {topic}");
+    pool.truncate(n);
+    Ok(pool)
 }
 
 /// Runs `benches/reference/sales_producer.py` against the same broker, with a registry: the

@@ -14,6 +14,7 @@ use aisle_log::{LogError, ProduceRecord, Producer, ProducerConfig, Result};
 use bytes::Bytes;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -138,6 +139,75 @@ pub async fn raw_produce_with(
         raw_delivered(topic, pending.pop_front()).await?;
     }
     Ok(finish(records, value_bytes, start))
+}
+
+/// Produces `records` records to `topic` (which must exist) with a raw rdkafka
+/// `FutureProducer` configured as [`raw_produce`] is, cycling through `pool`: each record keeps
+/// its partition, key, value, timestamp and headers (its own topic is ignored). So a component's
+/// own records — e.g. read back from what it wrote — are sent raw, in the same shape.
+pub async fn raw_produce_pool(
+    bootstrap: &str,
+    properties: &BTreeMap<String, String>,
+    topic: &str,
+    pool: &[ProduceRecord],
+    records: u64,
+) -> Result<RawProduce> {
+    if pool.is_empty() {
+        return Err(LogError::InvalidArgument(
+            "raw produce: empty record pool".into(),
+        ));
+    }
+    let mut log = KafkaConfig::new(bootstrap);
+    log.properties = properties.clone();
+    log.validate()?;
+    let producer: FutureProducer = client_config(&log, &ProducerConfig::default())
+        .create()
+        .map_err(|e| error::map(&format!("raw bench producer for `{topic}`"), e))?;
+    let mut pending = VecDeque::with_capacity(WINDOW.min(records as usize));
+    let mut bytes = 0u64;
+    let start = Instant::now();
+    for i in 0..records {
+        let r = &pool[(i % pool.len() as u64) as usize];
+        bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+        let headers = (!r.headers.is_empty()).then(|| {
+            r.headers.iter().fold(OwnedHeaders::new(), |h, x| {
+                h.insert(Header {
+                    key: &x.key,
+                    value: Some(x.value.as_ref()),
+                })
+            })
+        });
+        let mut rec = FutureRecord {
+            topic,
+            partition: r.partition,
+            payload: r.value.as_deref(),
+            key: r.key.as_deref(),
+            timestamp: r.timestamp,
+            headers,
+        };
+        let fut = loop {
+            match producer.send_result(rec) {
+                Ok(f) => break f,
+                Err((KafkaError::MessageProduction(Code::QueueFull), back)) => {
+                    rec = back;
+                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                }
+                Err((e, _)) => return Err(error::map(&format!("raw produce to `{topic}`"), e)),
+            }
+        };
+        if pending.len() >= WINDOW {
+            raw_delivered(topic, pending.pop_front()).await?;
+        }
+        pending.push_back(fut);
+    }
+    while !pending.is_empty() {
+        raw_delivered(topic, pending.pop_front()).await?;
+    }
+    Ok(RawProduce {
+        records,
+        bytes,
+        secs: start.elapsed().as_secs_f64().max(1e-9),
+    })
 }
 
 /// Awaits one raw delivery, naming the topic if it failed.

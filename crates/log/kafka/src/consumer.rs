@@ -124,6 +124,12 @@ impl KafkaConsumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
+            // librdkafka stops fetching a partition whose local queue is past
+            // `queued.min.messages` and waits this long before looking again (default 1 s),
+            // even when the application emptied the queue a millisecond later: with 200-byte
+            // records, reading from the start ran at 118k records/s, with 10 ms at 467k
+            // (`aisle bench log`, BENCHMARKS.md).
+            .set("fetch.queue.backoff.ms", "10")
             .set(
                 "auto.offset.reset",
                 match config.auto_offset_reset {

@@ -64,3 +64,39 @@ async fn raw_produce_names_a_missing_topic() {
         .unwrap_err();
     assert!(err.to_string().contains(&missing), "{err}");
 }
+
+#[tokio::test]
+async fn a_raw_pool_run_keeps_each_records_partition_timestamp_and_headers() {
+    let Some(log) = common::log().await else {
+        return;
+    };
+    let topic = common::topic(&log, "bench-pool", 3).await;
+    let pool: Vec<aisle_log::ProduceRecord> = (0..3)
+        .map(|p| {
+            aisle_log::ProduceRecord::new("ignored")
+                .partition(p)
+                .key(format!("k{p}"))
+                .value(format!("v{p}"))
+                .timestamp(1_000 + i64::from(p))
+                .header("h", "x")
+        })
+        .collect();
+    let run = bench::raw_produce_pool(&log.config().bootstrap, &BTreeMap::new(), &topic, &pool, 30)
+        .await
+        .unwrap();
+    assert_eq!((run.records, run.bytes), (30, 60));
+    let mut consumer = log.consumer(&aisle_log::ConsumerConfig::default()).unwrap();
+    let all: Vec<_> = (0..3)
+        .map(|p| (TopicPartition::new(&topic, p), aisle_log::Offset::Beginning))
+        .collect();
+    consumer.assign(&all).unwrap();
+    let records = common::read_n(&mut *consumer, 30, std::time::Duration::from_secs(20)).await;
+    assert_eq!(records.len(), 30);
+    for r in &records {
+        let p = r.partition;
+        assert_eq!(r.key.as_deref(), Some(format!("k{p}").as_bytes()));
+        assert_eq!(r.timestamp, 1_000 + i64::from(p));
+        assert_eq!(r.header("h").map(|v| v.as_ref()), Some(&b"x"[..]));
+    }
+    log.delete_topic(&topic).await.unwrap();
+}
