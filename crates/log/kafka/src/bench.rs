@@ -14,6 +14,7 @@ use aisle_log::{LogError, ProduceRecord, Producer, ProducerConfig, Result};
 use bytes::Bytes;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
+use rdkafka::message::ToBytes;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::{BTreeMap, VecDeque};
@@ -112,32 +113,11 @@ pub async fn raw_produce_with(
         .create()
         .map_err(|e| error::map(&format!("raw bench producer for `{topic}`"), e))?;
     let value = value(value_bytes);
-    let mut pending = VecDeque::with_capacity(WINDOW.min(records as usize));
     let start = Instant::now();
-    for i in 0..records {
-        let mut rec: FutureRecord<'_, str, [u8]> =
-            FutureRecord::to(topic).key(key(i)).payload(&value[..]);
-        let fut = loop {
-            match producer.send_result(rec) {
-                Ok(f) => break f,
-                Err((KafkaError::MessageProduction(Code::QueueFull), back)) => {
-                    rec = back;
-                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
-                }
-                Err((e, _)) => return Err(error::map(&format!("raw produce to `{topic}`"), e)),
-            }
-        };
-        if until == Until::Enqueued {
-            continue;
-        }
-        if pending.len() >= WINDOW {
-            raw_delivered(topic, pending.pop_front()).await?;
-        }
-        pending.push_back(fut);
-    }
-    while !pending.is_empty() {
-        raw_delivered(topic, pending.pop_front()).await?;
-    }
+    send_all(&producer, topic, records, until, |i| {
+        FutureRecord::to(topic).key(key(i)).payload(&value[..])
+    })
+    .await?;
     Ok(finish(records, value_bytes, start))
 }
 
@@ -163,12 +143,17 @@ pub async fn raw_produce_pool(
     let producer: FutureProducer = client_config(&log, &ProducerConfig::default())
         .create()
         .map_err(|e| error::map(&format!("raw bench producer for `{topic}`"), e))?;
-    let mut pending = VecDeque::with_capacity(WINDOW.min(records as usize));
-    let mut bytes = 0u64;
+    let bytes: u64 = (0..records)
+        .map(|i| {
+            pool[(i % pool.len() as u64) as usize]
+                .value
+                .as_ref()
+                .map_or(0, |v| v.len() as u64)
+        })
+        .sum();
     let start = Instant::now();
-    for i in 0..records {
+    send_all(&producer, topic, records, Until::Delivered, |i| {
         let r = &pool[(i % pool.len() as u64) as usize];
-        bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
         let headers = (!r.headers.is_empty()).then(|| {
             r.headers.iter().fold(OwnedHeaders::new(), |h, x| {
                 h.insert(Header {
@@ -177,14 +162,39 @@ pub async fn raw_produce_pool(
                 })
             })
         });
-        let mut rec = FutureRecord {
+        FutureRecord {
             topic,
             partition: r.partition,
             payload: r.value.as_deref(),
             key: r.key.as_deref(),
             timestamp: r.timestamp,
             headers,
-        };
+        }
+    })
+    .await?;
+    Ok(RawProduce {
+        records,
+        bytes,
+        secs: start.elapsed().as_secs_f64().max(1e-9),
+    })
+}
+
+/// Sends `make(0..records)` through `producer`, waiting out a full queue, and (unless
+/// [`Until::Enqueued`]) awaits every delivery report, at most [`WINDOW`] outstanding at once.
+async fn send_all<'a, K, P>(
+    producer: &FutureProducer,
+    topic: &str,
+    records: u64,
+    until: Until,
+    mut make: impl FnMut(u64) -> FutureRecord<'a, K, P>,
+) -> Result<()>
+where
+    K: ToBytes + ?Sized + 'a,
+    P: ToBytes + ?Sized + 'a,
+{
+    let mut pending = VecDeque::with_capacity(WINDOW.min(records as usize));
+    for i in 0..records {
+        let mut rec = make(i);
         let fut = loop {
             match producer.send_result(rec) {
                 Ok(f) => break f,
@@ -195,6 +205,9 @@ pub async fn raw_produce_pool(
                 Err((e, _)) => return Err(error::map(&format!("raw produce to `{topic}`"), e)),
             }
         };
+        if until == Until::Enqueued {
+            continue;
+        }
         if pending.len() >= WINDOW {
             raw_delivered(topic, pending.pop_front()).await?;
         }
@@ -203,11 +216,7 @@ pub async fn raw_produce_pool(
     while !pending.is_empty() {
         raw_delivered(topic, pending.pop_front()).await?;
     }
-    Ok(RawProduce {
-        records,
-        bytes,
-        secs: start.elapsed().as_secs_f64().max(1e-9),
-    })
+    Ok(())
 }
 
 /// Awaits one raw delivery, naming the topic if it failed.
