@@ -6,8 +6,14 @@ pre-processing (numpy), inference (onnxruntime, CPU) and output decoding. Images
 after another in one thread of Python (ONNX Runtime uses its own intra-op threads).
 
 Usage: camera_onnxruntime.py --model M.onnx [--model ...] --images DIR [--rounds N] [--threads T]
-       [--json] [--dump]
-Needs: pip install onnxruntime pillow numpy
+       [--json] [--dump] [--serve]
+
+--serve is how `aisle bench camera` pairs the two sides: the models are loaded and warmed up once,
+then every line `N` on standard input runs one pass over the images with model N (one image at a
+time) and answers one JSON line with each image's total and pre-processing times. The bench runs
+an Aisle pass and a Python pass in turn, so both meet the same machine (this VM's speed drifts by
+up to 2x within seconds).
+Needs: pip install -r benches/reference/requirements-camera.txt (onnxruntime, pillow, numpy)
 """
 import argparse
 import json
@@ -70,6 +76,46 @@ def iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
+def load(model, threads):
+    """A session for `model` and what running it needs: kind, input size, outputs, threshold."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()
+    kind = "deimv2" if len(inp) == 2 else "yolox"
+    size = inp[0].shape[2]
+    names = [o.name for o in sess.get_outputs()]
+    if kind == "deimv2":
+        names = ["labels", "boxes", "scores"]
+    threshold = 0.4 if kind == "deimv2" else 0.3  # the README's, as in expected_detections.json
+    return sess, kind, size, names, threshold
+
+
+def serve(args, files):
+    models = [load(m, args.threads) for m in args.model]
+    for sess, kind, size, names, threshold in models:
+        for f in files[:2]:  # warm-up
+            feed, r = preprocess(f, kind, size)
+            sess.run(names, feed)
+    print(json.dumps({"ready": True, "onnxruntime": ort.__version__}), flush=True)
+    for line in sys.stdin:
+        sess, kind, size, names, threshold = models[int(line)]
+        threshold = args.threshold or threshold
+        total, prep = [], []
+        for f in files:
+            t0 = time.perf_counter()
+            feed, r = preprocess(f, kind, size)
+            t1 = time.perf_counter()
+            decode(kind, sess.run(names, feed), r, size, threshold)
+            t2 = time.perf_counter()
+            total.append(1000 * (t2 - t0))
+            prep.append(1000 * (t1 - t0))
+        print(json.dumps({"total_ms": total, "prep_ms": prep}), flush=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True)
@@ -78,22 +124,15 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: ONNX Runtime default)")
     ap.add_argument("--json", action="store_true", help="one JSON line per model")
     ap.add_argument("--dump", action="store_true", help="print the detections of one pass and exit")
+    ap.add_argument("--threshold", type=float, help="score threshold of --serve (default: the README's)")
+    ap.add_argument("--serve", action="store_true", help="answer passes asked for on stdin (see above)")
     args = ap.parse_args()
     files = sorted(os.path.join(args.images, f) for f in os.listdir(args.images)
                    if f.lower().endswith((".jpg", ".jpeg", ".png")))
+    if args.serve:
+        return serve(args, files)
     for model in args.model:
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if args.threads:
-            opts.intra_op_num_threads = args.threads
-        sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        inp = sess.get_inputs()
-        kind = "deimv2" if len(inp) == 2 else "yolox"
-        size = inp[0].shape[2]
-        names = [o.name for o in sess.get_outputs()]
-        if kind == "deimv2":
-            names = ["labels", "boxes", "scores"]
-        threshold = 0.4 if kind == "deimv2" else 0.3
+        sess, kind, size, names, threshold = load(model, args.threads)
         if args.dump:
             for f in files:
                 feed, r = preprocess(f, kind, size)

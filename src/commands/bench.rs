@@ -29,7 +29,7 @@ pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Replay(args) => crate::commands::replay::bench(config, args).await,
         BenchCmd::Inventory(args) => crate::commands::inventory::bench(config, args).await,
         BenchCmd::Greenlight(args) => crate::commands::greenlight::bench(config, args).await,
-        BenchCmd::Camera(args) => crate::commands::camera::bench(config, args).await,
+        BenchCmd::Camera(args) => crate::commands::camera_bench::bench(config, args).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `aisle camera ...` and `aisle bench camera` (library: `aisle-camera`).
+//! `aisle camera ...` (library: `aisle-camera`); `aisle bench camera` is in `camera_bench`.
 
 use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
@@ -139,7 +139,7 @@ pub async fn run(config: &Config, cmd: CameraCmd) -> anyhow::Result<()> {
     }
 }
 
-fn runtime_options(cam: &CameraConfig, ort_lib: Option<&Path>) -> RuntimeOptions {
+pub(crate) fn runtime_options(cam: &CameraConfig, ort_lib: Option<&Path>) -> RuntimeOptions {
     RuntimeOptions {
         library: cam.ort_lib_path(ort_lib),
         threads: cam.threads,
@@ -213,7 +213,11 @@ async fn detect(cam: &CameraConfig, args: DetectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn schema_id(config: &Config, log: &Arc<dyn Log>, topic: &str) -> anyhow::Result<u32> {
+pub(crate) async fn schema_id(
+    config: &Config,
+    log: &Arc<dyn Log>,
+    topic: &str,
+) -> anyhow::Result<u32> {
     let registry = runtime::registry(config, log).await?;
     Ok(registry
         .register(
@@ -316,179 +320,8 @@ async fn fetch_model(cam: &CameraConfig, args: FetchArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `aisle bench camera`: per model, per-image latency (decode + detect + produce, one image at a
-/// time, each record durable before the next image) and pipelined images/s (`camera run` over
-/// `rounds` copies of the images), then the Python ONNX Runtime reference on the same files.
-pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()> {
-    let cam = &config.camera;
-    let mut models = args.models.clone();
-    if models.is_empty() {
-        let dir = args.images.parent().unwrap_or(Path::new(".")).to_path_buf();
-        models = list(&dir, &["onnx"])?;
-        // The default model first.
-        models.sort_by_key(|m| !m.ends_with(&cam.model_file));
-    }
-    let files = list(&args.images, &["jpg", "jpeg", "png"])?;
-    if files.is_empty() || models.is_empty() {
-        return Err(exit::fail(
-            exit::CONFIG,
-            format!("no images or models under {}", args.images.display()),
-        ));
-    }
-    let opened = runtime::open_log(config).await?;
-    let log = opened.log.clone();
-    let topic = format!(
-        "aisle-bench-camera-{}-{}",
-        std::process::id(),
-        aisle_log::now_ms()
-    );
-    log.create_topic(&aisle_log::TopicSpec::new(&topic, 1))
-        .await?;
-    let sid = schema_id(config, &log, &topic).await?;
-    let producer = log.producer(&aisle_log::ProducerConfig::default())?;
-    let rt = runtime_options(cam, args.ort_lib.as_deref());
-    println!(
-        "runtime={} images={} x {} rounds, threshold {}, {} cores",
-        log.runtime(),
-        files.len(),
-        args.rounds,
-        cam.score_threshold,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    for model in &models {
-        let (m, r) = (model.clone(), rt.clone());
-        let mut det = tokio::task::spawn_blocking(move || Detector::load(&m, &r))
-            .await?
-            .map_err(|e| exit::fail(exit::CONFIG, e.to_string()))?;
-        let mut opts = cam.run_options(&args.images);
-        opts.topic = topic.clone();
-        let mut lat = Vec::new();
-        // Read + decode + resize, inference + output decoding, producing durably.
-        let mut phases: [Vec<f64>; 3] = Default::default();
-        for round in 0..=args.rounds {
-            for f in &files {
-                let t0 = Instant::now();
-                let img = prepare(f, det.kind(), opts.limits)?;
-                let t1 = Instant::now();
-                let dets = one_label_per_box(det.detect(&img, opts.threshold)?);
-                let t2 = Instant::now();
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let mut pending = Vec::new();
-                for d in &dets {
-                    let rec = run::detection_record(sid, &opts, &name, img.captured_ms, d)?;
-                    pending.push(producer.send(rec).await?);
-                }
-                for p in pending {
-                    p.await?;
-                }
-                if round > 0 {
-                    // Round 0 is the warm-up.
-                    let t3 = Instant::now();
-                    lat.push((t3 - t0).as_secs_f64());
-                    phases[0].push((t1 - t0).as_secs_f64());
-                    phases[1].push((t2 - t1).as_secs_f64());
-                    phases[2].push((t3 - t2).as_secs_f64());
-                }
-            }
-        }
-        let seq_rate = lat.len() as f64 / lat.iter().sum::<f64>();
-        let (p50, p99) = (percentile_ms(&mut lat, 0.5), percentile_ms(&mut lat, 0.99));
-        let [prep, infer, produce] = phases.map(|mut v| percentile_ms(&mut v, 0.5));
-        // Pipelined: the real `camera run` over rounds x the images.
-        let copies =
-            std::env::temp_dir().join(format!("aisle-bench-camera-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&copies);
-        std::fs::create_dir_all(&copies)?;
-        for r in 0..args.rounds {
-            for f in &files {
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                std::os::unix::fs::symlink(
-                    std::fs::canonicalize(f)?,
-                    copies.join(format!("r{r:03}_{name}")),
-                )?;
-            }
-        }
-        let mut ropts = cam.run_options(&copies);
-        ropts.topic = topic.clone();
-        ropts.offsets_topic = format!("{topic}-offsets");
-        ropts.camera_id = format!(
-            "bench-{}",
-            model
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
-        let (m, r) = (model.clone(), rt.clone());
-        let det2 = tokio::task::spawn_blocking(move || Detector::load(&m, &r)).await??;
-        drop(det);
-        let t0 = Instant::now();
-        let s = run::run(log.clone(), sid, det2, ropts, std::future::pending::<()>()).await?;
-        let pipe_rate = s.images as f64 / t0.elapsed().as_secs_f64();
-        let _ = std::fs::remove_dir_all(&copies);
-        println!(
-            "camera  aisle   {:<34} {:>6.1} img/s pipelined ({} images, {} detections)  {:>6.1} img/s one at a time  p50 {:>6.1} ms  p99 {:>6.1} ms  (p50 decode {:.1} + detect {:.1} + produce {:.1} ms)",
-            model
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            pipe_rate,
-            s.images,
-            s.detections,
-            seq_rate,
-            p50,
-            p99,
-            prep,
-            infer,
-            produce
-        );
-    }
-    if !args.no_python {
-        let script = Path::new("benches/reference/camera_onnxruntime.py");
-        let mut cmd = std::process::Command::new("python3");
-        cmd.arg(script)
-            .arg("--images")
-            .arg(&args.images)
-            .arg("--rounds")
-            .arg(args.rounds.to_string());
-        if cam.threads > 0 {
-            cmd.arg("--threads").arg(cam.threads.to_string());
-        }
-        for m in &models {
-            cmd.arg("--model").arg(m);
-        }
-        let out = tokio::task::spawn_blocking(move || cmd.output()).await??;
-        if !out.status.success() {
-            eprintln!(
-                "python reference failed (pip install onnxruntime pillow numpy): {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            );
-        } else {
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                println!("camera  python  {line}");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The `q` quantile of `secs` (sorted in place) in milliseconds.
-fn percentile_ms(secs: &mut [f64], q: f64) -> f64 {
-    secs.sort_by(f64::total_cmp);
-    secs.get(((secs.len() as f64 * q) as usize).min(secs.len().saturating_sub(1)))
-        .map_or(0.0, |s| 1000.0 * s)
-}
-
 /// Files in `dir` with one of `exts`, sorted.
-fn list(dir: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn list(dir: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| exit::fail(exit::CONFIG, format!("{}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))

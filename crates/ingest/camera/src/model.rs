@@ -130,7 +130,8 @@ impl Detector {
         }
         let mut builder = Session::builder(env)
             .map_err(|e| model_err(model, e))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
+            // ORT_ENABLE_ALL, Python's default (ort's `Level3` is the lower ORT_ENABLE_LAYOUT).
+            .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| model_err(model, e))?;
         if rt.threads > 0 {
             builder = builder
