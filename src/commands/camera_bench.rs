@@ -38,6 +38,16 @@ struct Timings {
     produce: Vec<f64>,
 }
 
+impl Timings {
+    /// Adds `other`'s images to these.
+    fn append(&mut self, other: Timings) {
+        self.total.extend(other.total);
+        self.prep.extend(other.prep);
+        self.detect.extend(other.detect);
+        self.produce.extend(other.produce);
+    }
+}
+
 /// `aisle bench camera`: per model, one-at-a-time passes of Aisle (read + decode + resize,
 /// inference + output decoding, producing the records durably) alternating with passes of the
 /// Python reference, then Aisle's pipelined rate (`camera run` over `rounds` copies).
@@ -75,7 +85,9 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         match Reference::start(&args.images, &models, cam.threads, cam.score_threshold) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("python reference not run (pip install onnxruntime pillow numpy): {e}");
+                eprintln!(
+                    "python reference not run (pip install -r benches/reference/requirements-camera.txt): {e}"
+                );
                 None
             }
         }
@@ -105,9 +117,9 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         let (mut ratios, mut compute_ratios) = (vec![], vec![]);
         // Round 0 warms both sides up.
         for round in 0..=args.rounds {
-            std::thread::sleep(SETTLE);
+            tokio::time::sleep(SETTLE).await;
             let pass = aisle_pass(&mut det, &files, &opts, sid, producer.as_ref()).await?;
-            std::thread::sleep(SETTLE);
+            tokio::time::sleep(SETTLE).await;
             let reference = python.as_mut().map(|p| p.pass(index)).transpose()?;
             if round == 0 {
                 continue;
@@ -117,13 +129,9 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
                 ratios.push(pass.total.iter().sum::<f64>() / theirs_sum);
                 let compute = pass.prep.iter().chain(&pass.detect).sum::<f64>();
                 compute_ratios.push(compute / theirs_sum);
-                theirs.total.extend(r.total);
-                theirs.prep.extend(r.prep);
+                theirs.append(r);
             }
-            ours.total.extend(pass.total);
-            ours.prep.extend(pass.prep);
-            ours.detect.extend(pass.detect);
-            ours.produce.extend(pass.produce);
+            ours.append(pass);
         }
         drop(det);
         let (images, detections, pipe_rate) =

@@ -3,12 +3,11 @@
 //! Everything here is pure CPU work without the model, so the runner does it on a rayon pool while
 //! the detector runs the previous image.
 
+use std::cell::Cell;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
-
-use std::cell::Cell;
 use std::sync::Mutex;
+use std::time::UNIX_EPOCH;
 
 use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits};
 
@@ -142,35 +141,23 @@ pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prep
 
 /// The model input for the `w` x `h` RGB pixels `rgb`, and the original → model scale.
 pub fn to_tensor(rgb: &[u8], (w, h): (u32, u32), kind: ModelKind) -> (Tensor, f32) {
-    match kind {
-        ModelKind::Deimv2 { size } => {
-            // Plain stretch to size x size, RGB, 0..1, no mean/std. Every value is written.
-            let side = size as usize;
-            let mut t = Tensor::with_len(3 * side * side, None);
-            let p = Planar {
-                side,
-                order: [0, 1, 2],
-                mul: 1.0 / 255.0,
-            };
-            resample::resize_planar(rgb, (w, h), (size, size), &mut t.0, p);
-            (t, 1.0)
-        }
+    // (size, pixels resized to, padding, channel order, value scale, original → model scale)
+    let (size, to, fill, order, mul, scale) = match kind {
+        // Plain stretch to size x size, RGB, 0..1, no mean/std: every value is written.
+        ModelKind::Deimv2 { size } => (size, (size, size), None, [0, 1, 2], 1.0 / 255.0, 1.0),
         ModelKind::Yolox { size } => {
             // Letterbox: keep the aspect ratio, paste top-left, pad with 114; BGR, 0..255.
             let r = (size as f32 / w as f32).min(size as f32 / h as f32);
             let nw = ((w as f32 * r) as u32).clamp(1, size);
             let nh = ((h as f32 * r) as u32).clamp(1, size);
-            let side = size as usize;
-            let mut t = Tensor::with_len(3 * side * side, Some(114.0));
-            let p = Planar {
-                side,
-                order: [2, 1, 0],
-                mul: 1.0,
-            };
-            resample::resize_planar(rgb, (w, h), (nw, nh), &mut t.0, p);
-            (t, r)
+            (size, (nw, nh), Some(114.0), [2, 1, 0], 1.0, r)
         }
-    }
+    };
+    let side = size as usize;
+    let mut t = Tensor::with_len(3 * side * side, fill);
+    let p = Planar { side, order, mul };
+    resample::resize_planar(rgb, (w, h), to, &mut t.0, p);
+    (t, scale)
 }
 
 thread_local! {
