@@ -140,18 +140,13 @@ where
     }
 }
 
-/// Topic names and partition counts from metadata: all topics, or one.
-async fn metadata(inner: &Arc<Inner>, topic: Option<&str>) -> Result<Vec<(String, i32)>> {
+/// Names and partition counts of the topics the metadata shows without an error.
+async fn all_topics(inner: &Arc<Inner>) -> Result<Vec<(String, i32)>> {
     let inner2 = inner.clone();
     let t = inner.config.operation_timeout();
-    let owned = topic.map(str::to_owned);
-    let what = match topic {
-        Some(name) => format!("metadata for `{name}`"),
-        None => "metadata for all topics".to_owned(),
-    };
-    let md = blocking(move || inner2.admin.inner().fetch_metadata(owned.as_deref(), t))
+    let md = blocking(move || inner2.admin.inner().fetch_metadata(None, t))
         .await?
-        .map_err(|e| error::map(&what, e))?;
+        .map_err(|e| error::map("metadata for all topics", e))?;
     Ok(md
         .topics()
         .iter()
@@ -192,7 +187,7 @@ async fn cleanup_policies(inner: &Arc<Inner>, topics: &[String]) -> Result<Vec<C
 }
 
 pub(crate) async fn list_topics(inner: &Arc<Inner>) -> Result<Vec<TopicInfo>> {
-    let mut topics: Vec<(String, i32)> = metadata(inner, None)
+    let mut topics: Vec<(String, i32)> = all_topics(inner)
         .await?
         .into_iter()
         .filter(|(n, _)| !n.starts_with("__"))
@@ -223,14 +218,25 @@ pub(crate) async fn describe_topic(inner: &Arc<Inner>, topic: &str) -> Result<To
     })
 }
 
-/// The topic's partition count, or `UnknownTopic`.
+/// The topic's partition count, or `UnknownTopic`. A topic the broker names with another error
+/// (e.g. `LEADER_NOT_AVAILABLE` right after creation) gives that error, which may be retriable.
 pub(crate) async fn partition_count(inner: &Arc<Inner>, topic: &str) -> Result<i32> {
-    metadata(inner, Some(topic))
+    let inner2 = inner.clone();
+    let t = inner.config.operation_timeout();
+    let owned = topic.to_owned();
+    let what = format!("metadata for `{topic}`");
+    let md = blocking(move || inner2.admin.inner().fetch_metadata(Some(&owned), t))
         .await?
-        .into_iter()
-        .find(|(n, p)| n == topic && *p > 0)
-        .map(|(_, p)| p)
-        .ok_or_else(|| LogError::UnknownTopic(topic.to_owned()))
+        .map_err(|e| error::map(&what, e))?;
+    let unknown = || LogError::UnknownTopic(topic.to_owned());
+    let found = md.topics().iter().find(|t| t.name() == topic);
+    match found.map(|t| (t.partitions().len(), t.error().map(Code::from))) {
+        Some((n, None)) if n > 0 => Ok(n as i32),
+        None | Some((_, None | Some(Code::UnknownTopicOrPartition | Code::UnknownTopic))) => {
+            Err(unknown())
+        }
+        Some((_, Some(code))) => Err(error::map(&what, KafkaError::MetadataFetch(code))),
+    }
 }
 
 pub(crate) async fn delete_topic(inner: &Arc<Inner>, topic: &str) -> Result<()> {
@@ -259,6 +265,9 @@ pub(crate) async fn delete_topic(inner: &Arc<Inner>, topic: &str) -> Result<()> 
 const WATERMARKS_BACKOFF: Duration = Duration::from_millis(20);
 const WATERMARKS_MAX_BACKOFF: Duration = Duration::from_millis(500);
 
+/// How long the metadata must keep calling a topic unknown before watermarks believe it.
+const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
+
 /// `(low, high)` of one partition through ListOffsets.
 ///
 /// Right after `create_topic` the metadata can already name a leader while that broker is
@@ -268,6 +277,7 @@ const WATERMARKS_MAX_BACKOFF: Duration = Duration::from_millis(500);
 pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Result<(i64, i64)> {
     let deadline = Instant::now() + inner.config.operation_timeout();
     let mut backoff = WATERMARKS_BACKOFF;
+    let mut unknown_since: Option<Instant> = None;
     loop {
         let inner2 = inner.clone();
         let (topic, partition) = (tp.topic.clone(), tp.partition);
@@ -284,8 +294,24 @@ pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Resul
             Some(Code::UnknownTopicOrPartition | Code::UnknownPartition | Code::UnknownTopic)
         ) {
             // Say which part of the request was wrong: the topic or the partition. If both
-            // exist, the broker just did not know yet: retry like any transient error.
-            let partitions = partition_count(inner, &tp.topic).await?;
+            // exist, the broker just did not know yet: retry like any transient error. A
+            // topic created a moment ago may still be missing from the metadata of the broker
+            // asked (seen on a fresh 3-broker cluster with the registry's `_schemas`), so
+            // "unknown topic" is only believed once it has lasted [`UNKNOWN_TOPIC_GRACE`].
+            let partitions = match partition_count(inner, &tp.topic).await {
+                Err(LogError::UnknownTopic(_))
+                    if unknown_since.get_or_insert_with(Instant::now).elapsed()
+                        < UNKNOWN_TOPIC_GRACE =>
+                {
+                    retry_pause(&mut backoff).await;
+                    continue;
+                }
+                Err(e) if e.is_retriable() && Instant::now() + backoff < deadline => {
+                    retry_pause(&mut backoff).await;
+                    continue;
+                }
+                other => other?,
+            };
             if !(0..partitions).contains(&tp.partition) {
                 return Err(LogError::UnknownPartition {
                     topic: tp.topic.clone(),
@@ -306,9 +332,14 @@ pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Resul
             ));
         }
         tracing::debug!(%tp, error = %e, "watermarks: retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(WATERMARKS_MAX_BACKOFF);
+        retry_pause(&mut backoff).await;
     }
+}
+
+/// Sleeps `backoff`, then doubles it up to [`WATERMARKS_MAX_BACKOFF`].
+async fn retry_pause(backoff: &mut Duration) {
+    tokio::time::sleep(*backoff).await;
+    *backoff = (*backoff * 2).min(WATERMARKS_MAX_BACKOFF);
 }
 
 #[cfg(test)]
