@@ -40,10 +40,16 @@ fn cluster() -> Option<(String, PathBuf)> {
 }
 
 /// Every record of `topic`, read again (and the partitions' end offsets reported) while fewer
-/// than `expected` are seen, for up to [`REREAD_FOR`]. Once, in 20 runs, a read right after the
-/// broker's restart ended at whole days (2 or 3 per store) although the replay had its 24 days
-/// acknowledged; a later read then decides between a late view and lost records.
-async fn read_every_record(log: &KafkaLog, topic: &str, expected: usize) -> Vec<aisle_log::Record> {
+/// than `expected` are seen, for up to [`REREAD_FOR`], quoting the replay's `summary`. Once in
+/// about 20 runs, a read right after the broker's restart ended at whole days (2 or 3 per
+/// store) although the replay had its 24 days acknowledged; a later read tells a late view
+/// from lost records.
+async fn read_every_record(
+    log: &KafkaLog,
+    topic: &str,
+    expected: usize,
+    summary: &str,
+) -> Vec<aisle_log::Record> {
     let deadline = std::time::Instant::now() + REREAD_FOR;
     loop {
         let recs = aisle_testkit::read_all(log, topic).await.unwrap();
@@ -59,7 +65,8 @@ async fn read_every_record(log: &KafkaLog, topic: &str, expected: usize) -> Vec<
             );
         }
         eprintln!(
-            "read {} of {expected} records of {topic}; end offsets {ends:?}; reading again",
+            "read {} of {expected} records of {topic}; end offsets {ends:?}; reading again \
+             (the replay said: {summary})",
             recs.len()
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -165,7 +172,12 @@ fn a_broker_stops_mid_replay_and_every_record_lands_once() {
         log_lines.join("\n")
     );
 
-    let recs = rt.block_on(read_every_record(&log, &topic, 10 * 3049 * DAYS));
+    let recs = rt.block_on(read_every_record(
+        &log,
+        &topic,
+        10 * 3049 * DAYS,
+        String::from_utf8_lossy(&out.stdout).trim(),
+    ));
     let mut seen = HashSet::new();
     let mut per_store = [0usize; 10];
     for r in &recs {
