@@ -218,9 +218,35 @@ pub(crate) async fn describe_topic(inner: &Arc<Inner>, topic: &str) -> Result<To
     })
 }
 
-/// The topic's partition count, or `UnknownTopic`. A topic the broker names with another error
-/// (e.g. `LEADER_NOT_AVAILABLE` right after creation) gives that error, which may be retriable.
+/// How long the metadata must keep calling a topic unknown before it is believed. The brokers'
+/// metadata catches up with the controller milliseconds apart, so a broker can still call a topic
+/// unknown just after `create_topic` returned (seen on a fresh 3-broker cluster with the
+/// registry's `_schemas`). Only a topic that is really missing pays this wait.
+const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
+
+/// The topic's partition count, or `UnknownTopic` once the metadata has said so for
+/// [`UNKNOWN_TOPIC_GRACE`]. A topic the broker names with a retriable error (e.g.
+/// `LEADER_NOT_AVAILABLE` right after creation) is asked about again until the operation timeout.
 pub(crate) async fn partition_count(inner: &Arc<Inner>, topic: &str) -> Result<i32> {
+    let start = Instant::now();
+    let deadline = start + inner.config.operation_timeout();
+    let mut backoff = WATERMARKS_BACKOFF;
+    loop {
+        let answer = partition_count_once(inner, topic).await;
+        let retry = match &answer {
+            Ok(_) => false,
+            Err(LogError::UnknownTopic(_)) => start.elapsed() + backoff < UNKNOWN_TOPIC_GRACE,
+            Err(e) => e.is_retriable() && Instant::now() + backoff < deadline,
+        };
+        if !retry {
+            return answer;
+        }
+        retry_pause(&mut backoff).await;
+    }
+}
+
+/// One metadata request for [`partition_count`].
+async fn partition_count_once(inner: &Arc<Inner>, topic: &str) -> Result<i32> {
     let inner2 = inner.clone();
     let t = inner.config.operation_timeout();
     let owned = topic.to_owned();
@@ -265,9 +291,6 @@ pub(crate) async fn delete_topic(inner: &Arc<Inner>, topic: &str) -> Result<()> 
 const WATERMARKS_BACKOFF: Duration = Duration::from_millis(20);
 const WATERMARKS_MAX_BACKOFF: Duration = Duration::from_millis(500);
 
-/// How long the metadata must keep calling a topic unknown before watermarks believe it.
-const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
-
 /// `(low, high)` of one partition through ListOffsets.
 ///
 /// Right after `create_topic` the metadata can already name a leader while that broker is
@@ -277,7 +300,6 @@ const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
 pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Result<(i64, i64)> {
     let deadline = Instant::now() + inner.config.operation_timeout();
     let mut backoff = WATERMARKS_BACKOFF;
-    let mut unknown_since: Option<Instant> = None;
     loop {
         let inner2 = inner.clone();
         let (topic, partition) = (tp.topic.clone(), tp.partition);
@@ -294,24 +316,8 @@ pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Resul
             Some(Code::UnknownTopicOrPartition | Code::UnknownPartition | Code::UnknownTopic)
         ) {
             // Say which part of the request was wrong: the topic or the partition. If both
-            // exist, the broker just did not know yet: retry like any transient error. A
-            // topic created a moment ago may still be missing from the metadata of the broker
-            // asked (seen on a fresh 3-broker cluster with the registry's `_schemas`), so
-            // "unknown topic" is only believed once it has lasted [`UNKNOWN_TOPIC_GRACE`].
-            let partitions = match partition_count(inner, &tp.topic).await {
-                Err(LogError::UnknownTopic(_))
-                    if unknown_since.get_or_insert_with(Instant::now).elapsed()
-                        < UNKNOWN_TOPIC_GRACE =>
-                {
-                    retry_pause(&mut backoff).await;
-                    continue;
-                }
-                Err(e) if e.is_retriable() && Instant::now() + backoff < deadline => {
-                    retry_pause(&mut backoff).await;
-                    continue;
-                }
-                other => other?,
-            };
+            // exist, the broker just did not know yet: retry like any transient error.
+            let partitions = partition_count(inner, &tp.topic).await?;
             if !(0..partitions).contains(&tp.partition) {
                 return Err(LogError::UnknownPartition {
                     topic: tp.topic.clone(),

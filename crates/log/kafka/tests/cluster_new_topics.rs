@@ -1,7 +1,8 @@
-//! On a 3-broker cluster a topic created a moment ago is usable at once from a fresh client:
-//! its watermarks answer and a record lands. This is what the registry does with `_schemas` on
-//! start; the brokers' metadata catches up with the controller a few milliseconds apart, and
-//! an early "unknown topic" from a broker that had not caught up once failed a replay in CI.
+//! On a 3-broker cluster a topic created a moment ago is usable at once from fresh clients:
+//! it is described, its watermarks answer and a record lands. This is what the registry does
+//! with `_schemas` on start. The brokers' metadata catches up with the controller a few
+//! milliseconds apart, and an early "unknown topic" from a broker that had not caught up once
+//! failed a replay in CI.
 //!
 //! Needs `scripts/kafka-up --brokers 3` and `AISLE_TEST_KAFKA_CLUSTER=<bootstrap>`; skipped
 //! without it, unless `AISLE_REQUIRE_KAFKA_CLUSTER=1`.
@@ -31,7 +32,7 @@ fn cluster() -> Option<String> {
 }
 
 #[tokio::test]
-async fn a_just_created_replicated_topic_answers_watermarks_and_takes_a_record() {
+async fn a_just_created_topic_is_described_answers_watermarks_and_takes_a_record() {
     let Some(bootstrap) = cluster() else {
         return;
     };
@@ -51,6 +52,16 @@ async fn a_just_created_replicated_topic_answers_watermarks_and_takes_a_record()
                 .config("min.insync.replicas", "2")
         };
         assert!(log.create_topic(&spec).await.unwrap(), "round {round}");
+        // Another client, as another process would be, sees it too.
+        let other = KafkaLog::connect(KafkaConfig::new(bootstrap.clone()))
+            .await
+            .unwrap();
+        let info = other.describe_topic(&name).await;
+        assert_eq!(
+            info.ok().map(|i| i.partitions),
+            Some(1),
+            "round {round}: describe {name}"
+        );
         let tp = TopicPartition::new(&name, 0);
         let marks = log.watermarks(&tp).await;
         assert_eq!(
@@ -74,6 +85,10 @@ async fn a_just_created_replicated_topic_answers_watermarks_and_takes_a_record()
         .await
         .unwrap();
     let missing = common::unique("never");
+    match log.describe_topic(&missing).await {
+        Err(LogError::UnknownTopic(t)) => assert_eq!(t, missing),
+        other => panic!("describe a missing topic: {other:?}"),
+    }
     match log.watermarks(&TopicPartition::new(&missing, 0)).await {
         Err(LogError::UnknownTopic(t)) => assert_eq!(t, missing),
         other => panic!("watermarks of a missing topic: {other:?}"),
