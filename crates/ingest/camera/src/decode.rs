@@ -173,6 +173,7 @@ static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
 const POOL_MAX: usize = 8;
 
 /// A model input, NCHW f32 (batch 1). Its buffer returns to a small pool when it is dropped.
+#[derive(Clone)]
 pub struct Tensor(Vec<f32>);
 
 impl Tensor {
@@ -199,12 +200,6 @@ impl std::ops::Deref for Tensor {
     type Target = [f32];
     fn deref(&self) -> &[f32] {
         &self.0
-    }
-}
-
-impl Clone for Tensor {
-    fn clone(&self) -> Tensor {
-        Tensor(self.0.clone())
     }
 }
 

@@ -230,7 +230,7 @@ const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
 pub(crate) async fn partition_count(inner: &Arc<Inner>, topic: &str) -> Result<i32> {
     let start = Instant::now();
     let deadline = start + inner.config.operation_timeout();
-    let mut backoff = WATERMARKS_BACKOFF;
+    let mut backoff = RETRY_BACKOFF;
     loop {
         let answer = partition_count_once(inner, topic).await;
         let retry = match &answer {
@@ -254,15 +254,7 @@ async fn partition_count_once(inner: &Arc<Inner>, topic: &str) -> Result<i32> {
     let md = blocking(move || inner2.admin.inner().fetch_metadata(Some(&owned), t))
         .await?
         .map_err(|e| error::map(&what, e))?;
-    let unknown = || LogError::UnknownTopic(topic.to_owned());
-    let found = md.topics().iter().find(|t| t.name() == topic);
-    match found.map(|t| (t.partitions().len(), t.error().map(Code::from))) {
-        Some((n, None)) if n > 0 => Ok(n as i32),
-        None | Some((_, None | Some(Code::UnknownTopicOrPartition | Code::UnknownTopic))) => {
-            Err(unknown())
-        }
-        Some((_, Some(code))) => Err(error::map(&what, KafkaError::MetadataFetch(code))),
-    }
+    crate::topics::partitions_in(&md, topic)
 }
 
 pub(crate) async fn delete_topic(inner: &Arc<Inner>, topic: &str) -> Result<()> {
@@ -287,9 +279,9 @@ pub(crate) async fn delete_topic(inner: &Arc<Inner>, topic: &str) -> Result<()> 
     .await
 }
 
-/// First pause between watermark attempts; doubles up to [`WATERMARKS_MAX_BACKOFF`].
-const WATERMARKS_BACKOFF: Duration = Duration::from_millis(20);
-const WATERMARKS_MAX_BACKOFF: Duration = Duration::from_millis(500);
+/// First pause between metadata or watermark attempts; doubles up to [`RETRY_MAX_BACKOFF`].
+const RETRY_BACKOFF: Duration = Duration::from_millis(20);
+const RETRY_MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// `(low, high)` of one partition through ListOffsets.
 ///
@@ -299,7 +291,7 @@ const WATERMARKS_MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// or an error that will not go away by itself.
 pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Result<(i64, i64)> {
     let deadline = Instant::now() + inner.config.operation_timeout();
-    let mut backoff = WATERMARKS_BACKOFF;
+    let mut backoff = RETRY_BACKOFF;
     loop {
         let inner2 = inner.clone();
         let (topic, partition) = (tp.topic.clone(), tp.partition);
@@ -342,10 +334,10 @@ pub(crate) async fn watermarks(inner: &Arc<Inner>, tp: &TopicPartition) -> Resul
     }
 }
 
-/// Sleeps `backoff`, then doubles it up to [`WATERMARKS_MAX_BACKOFF`].
+/// Sleeps `backoff`, then doubles it up to [`RETRY_MAX_BACKOFF`].
 async fn retry_pause(backoff: &mut Duration) {
     tokio::time::sleep(*backoff).await;
-    *backoff = (*backoff * 2).min(WATERMARKS_MAX_BACKOFF);
+    *backoff = (*backoff * 2).min(RETRY_MAX_BACKOFF);
 }
 
 #[cfg(test)]

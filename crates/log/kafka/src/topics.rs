@@ -24,6 +24,7 @@ use crate::delivery::RdProducer;
 use crate::{blocking, error};
 use aisle_log::{LogError, Result};
 use rdkafka::error::RDKafkaErrorCode as Code;
+use rdkafka::metadata::Metadata;
 use rdkafka::producer::Producer as _;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -160,21 +161,7 @@ impl TopicCache {
         let md = blocking(move || producer.client().fetch_metadata(Some(&name), timeout))
             .await?
             .map_err(|e| error::map(&format!("metadata for `{topic}`"), e))?;
-        let found = md.topics().iter().find(|t| t.name() == topic);
-        let count = match found {
-            Some(t) if !t.partitions().is_empty() => Ok(t.partitions().len() as i32),
-            Some(t) => match t.error().map(Code::from) {
-                None | Some(Code::UnknownTopicOrPartition | Code::UnknownTopic) => {
-                    Err(LogError::UnknownTopic(topic.to_owned()))
-                }
-                // e.g. LeaderNotAvailable right after creation: say so, the caller may retry.
-                Some(code) => Err(error::map(
-                    &format!("metadata for `{topic}`"),
-                    rdkafka::error::KafkaError::MetadataFetch(code),
-                )),
-            },
-            None => Err(LogError::UnknownTopic(topic.to_owned())),
-        };
+        let count = partitions_in(&md, topic);
         match &count {
             Ok(n) => self.set(topic, Some(Entry::Partitions(*n))),
             Err(LogError::UnknownTopic(_)) => self.set(topic, None),
@@ -194,6 +181,26 @@ impl TopicCache {
                 counts.remove(topic);
             }
         }
+    }
+}
+
+/// `topic`'s partition count in `md`: [`LogError::UnknownTopic`] if the metadata does not list
+/// it (or says it is unknown), and the broker's error for a topic named with no partitions
+/// (e.g. `LEADER_NOT_AVAILABLE` right after creation; the caller may retry).
+pub(crate) fn partitions_in(md: &Metadata, topic: &str) -> Result<i32> {
+    let found = md.topics().iter().find(|t| t.name() == topic);
+    match found {
+        Some(t) if !t.partitions().is_empty() => Ok(t.partitions().len() as i32),
+        Some(t) => match t.error().map(Code::from) {
+            None | Some(Code::UnknownTopicOrPartition | Code::UnknownTopic) => {
+                Err(LogError::UnknownTopic(topic.to_owned()))
+            }
+            Some(code) => Err(error::map(
+                &format!("metadata for `{topic}`"),
+                rdkafka::error::KafkaError::MetadataFetch(code),
+            )),
+        },
+        None => Err(LogError::UnknownTopic(topic.to_owned())),
     }
 }
 
