@@ -4,6 +4,9 @@
 //! * the scale bias: median training-window scale / full-history scale per level;
 //! * split A (train d_1914..d_1927, score 14 days) and split B (train to d_1934, score 7 days),
 //!   each with training-window and full-history (published) scales;
+//! * the model selection ([`aisle_forecast::selection`]): every candidate at every origin of
+//!   `selection::SPLITS`, WRMSSE L1-9 / L1-12 and WSPL per split, the mean over splits, the
+//!   winner; then the quantile model's `inflate` compared the same way;
 //! * rolling 28-day splits over the series with a full daily history: every 28th origin, and the
 //!   four origins 52, 104, 156, 208 weeks before d_1941 (same season as the real target).
 
@@ -13,7 +16,9 @@ use aisle_forecast::hierarchy::Hierarchy;
 use aisle_forecast::models::{self, Model, pooled::Pooled, yearly::YearlyPool};
 use aisle_forecast::rolling::{self, RollingRow};
 use aisle_forecast::scales::{self, ScaleSource};
+use aisle_forecast::selection;
 use aisle_forecast::wrmsse::Wrmsse;
+use aisle_forecast::wspl::{self, QuantileModel};
 use std::path::Path;
 
 fn levels(l: &[f64]) -> String {
@@ -199,6 +204,63 @@ fn yearly_check(data: &M5Data) {
     }
 }
 
+fn per_split(v: &[f64]) -> String {
+    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    format!("{} | **{mean:.4}**", levels(v))
+}
+
+fn selection_tables(
+    data: &M5Data,
+    published: Option<&Vec<Vec<Option<f64>>>>,
+) -> anyhow::Result<()> {
+    let src = published.map_or(ScaleSource::Training, |p| ScaleSource::Published(p.clone()));
+    let mut ms: Vec<Box<dyn Model>> = selection::candidates()
+        .into_iter()
+        .map(|p| Box::new(p) as Box<dyn Model>)
+        .collect();
+    ms.push(Box::new(models::PerSeries::new(
+        "sNaive",
+        |y: &[f64], h: usize| models::baselines::seasonal_naive(y, h, 7),
+    )));
+    let rows = selection::run(&data.sales, &data.inputs, &src, &ms)?;
+    let splits: Vec<String> = selection::SPLITS
+        .iter()
+        .map(|(o, h)| format!("..d_{o} +{h}"))
+        .collect();
+    for (title, pick) in [
+        ("WRMSSE L1-9", 0usize),
+        ("WRMSSE L1-12", 1),
+        ("WSPL L1-12 (training-day scales)", 2),
+    ] {
+        println!("\nselection, {title}, per split (train d_1914..o, score o+1..d_1941) and mean");
+        println!("| model | {} | mean |", splits.join(" | "));
+        for r in &rows {
+            let v = [&r.l1_9, &r.l1_12, &r.wspl][pick];
+            println!("| {} | {} |", r.model, per_split(v));
+        }
+    }
+    if let Some(b) = selection::best(&rows) {
+        println!("\nbest by mean WRMSSE L1-9 over splits: {}", b.model);
+    }
+    println!("\nquantile model inflate, default point model: WSPL L1-12 per split and mean");
+    let point: Vec<Box<dyn Model>> = vec![Box::new(Pooled::default())];
+    for inflate in [0.5, 1.0, 1.5, 2.0, 3.0] {
+        let qm = QuantileModel {
+            inflate,
+            ..QuantileModel::default()
+        };
+        let v: Vec<f64> = selection::SPLITS
+            .iter()
+            .map(|&(o, h)| {
+                wspl::backtest(&data.sales, &data.inputs, o, h, &point, &qm)
+                    .map(|s| s[0].mean(1..=12))
+            })
+            .collect::<Result<_, _>>()?;
+        println!("| inflate {inflate} | {} |", per_split(&v));
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(args.get(1).map_or("../shared/data/m5", String::as_str));
@@ -251,6 +313,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+    selection_tables(&data, published.as_ref())?;
     if let Some(full) = rolling::load_full(dir)? {
         let every = rolling::origins(full.last_day(), 28, 28, 420);
         let rows = rolling::rolling(&full, &data.inputs, &every, 28, 28, &ms)?;

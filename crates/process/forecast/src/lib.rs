@@ -10,6 +10,9 @@
 //!   [`rolling::rolling`]: 28-day-horizon backtests over series with a full daily history;
 //! * [`backtest::backtest`]: forecast held-back days of the data you have and score them;
 //!   [`evaluate::evaluate`]: score a submission file against a truth file;
+//! * [`quantiles::QuantileModel`]: the nine M5 quantiles of every series at every level;
+//!   [`wspl::Wspl`]: their weighted scaled pinball loss (M5 uncertainty measure);
+//! * [`selection`]: the multi-origin backtest that picks the default pooled model;
 //! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`);
 //! * [`submission`]: Kaggle `id,F1..F28` files; [`stream`]: the `sales` → `sales_forecasts`
 //!   forecaster with durable per-series history ([`history::History`]).
@@ -39,6 +42,8 @@
 //! * `models/`: the [`models::Model`] trait, `baselines`, `pooled` (with its `yearly` and
 //!   `price` factors).
 //! * `backtest`: train/test splits inside the available days.
+//! * `selection`: several such splits, every candidate, the choice by mean over splits.
+//! * `quantiles`, `wspl`: quantile forecasts and their score.
 //! * `rolling`: 28-day-horizon splits over series with a full daily history.
 //! * `evaluate`: scoring a submission file against a truth file, the official comparison rows.
 //! * `submission`: Kaggle CSV read/write.
@@ -54,10 +59,13 @@ pub mod evaluate;
 pub mod hierarchy;
 pub mod models;
 pub mod monthly;
+pub mod quantiles;
 pub mod rolling;
 pub mod scales;
+pub mod selection;
 pub mod submission;
 pub mod wrmsse;
+pub mod wspl;
 
 pub use error::{ForecastError, Result};
 pub mod history;

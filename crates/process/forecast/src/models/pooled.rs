@@ -47,6 +47,10 @@ pub struct Pooled {
     /// Leave event days (calendar `event_name_*`) out of every estimate: their sales are
     /// atypical and few enough that no event effect can be learnt from them.
     pub skip_events: bool,
+    /// With `skip_events`: a weekday left with fewer than this many non-event history days
+    /// keeps its event days (0 = always skip). Two weeks of history whose both Sundays are
+    /// events would otherwise lose the Sunday peak.
+    pub min_weekday_days: usize,
 }
 
 impl Default for Pooled {
@@ -67,6 +71,7 @@ impl Default for Pooled {
             price: false,
             last_month: 0.0,
             skip_events: false,
+            min_weekday_days: 0,
         }
     }
 }
@@ -121,6 +126,22 @@ fn weekday_profile(y: &[f64], wdays: &[usize], use_day: &[bool]) -> [f64; 7] {
     let norm = p.iter().sum::<f64>() / 7.0;
     p.iter_mut().for_each(|v| *v /= norm);
     p
+}
+
+/// Which history days the estimates use: all, or (with `skip`) the non-event days, except that
+/// a weekday with fewer than `min_days` non-event days keeps all of its days.
+fn usable_days(wdays: &[usize], is_event: &[bool], skip: bool, min_days: usize) -> Vec<bool> {
+    let mut clean = [0usize; 7];
+    for (&w, &e) in wdays.iter().zip(is_event) {
+        if !e {
+            clean[w] += 1;
+        }
+    }
+    wdays
+        .iter()
+        .zip(is_event)
+        .map(|(&w, &e)| !skip || !e || clean[w] < min_days)
+        .collect()
 }
 
 impl Pooled {
@@ -197,7 +218,11 @@ impl Model for Pooled {
             },
             self.price,
             self.last_month,
-            self.skip_events
+            match (self.skip_events, self.min_weekday_days) {
+                (false, _) => "no".to_string(),
+                (true, 0) => "yes".to_string(),
+                (true, k) => format!("unless<{k}"),
+            }
         )
     }
 
@@ -210,9 +235,15 @@ impl Model for Pooled {
                 .map_or(0, |c| usize::from(c.wday.clamp(1, 7)) - 1)
         };
         let hist_wdays: Vec<usize> = (0..days as i32).map(|t| wday(first + t)).collect();
-        let use_day: Vec<bool> = (0..days as i32)
-            .map(|t| !self.skip_events || !ctx.calendar.day(first + t).is_some_and(|c| c.event))
+        let is_event: Vec<bool> = (0..days as i32)
+            .map(|t| ctx.calendar.day(first + t).is_some_and(|c| c.event))
             .collect();
+        let use_day = usable_days(
+            &hist_wdays,
+            &is_event,
+            self.skip_events,
+            self.min_weekday_days,
+        );
         let key_g = |m: &SeriesMeta| format!("{}|{}", m.store_id, m.dept_id);
         let (groups, n_groups) = group_index(ctx.series.iter().map(key_g));
         let (stores, n_stores) = group_index(ctx.series.iter().map(|m| m.store_id.clone()));
@@ -477,6 +508,22 @@ mod tests {
         );
         let own = Pooled::default().forecast(&ctx);
         assert!((own[0][0] - 2.0).abs() < 1e-5, "{own:?}");
+    }
+
+    #[test]
+    fn event_days_are_kept_where_a_weekday_would_be_left_too_thin() {
+        // Two weeks; both Sundays (index 1) and one Monday (index 2) are events.
+        let wdays: Vec<usize> = (0..14).map(|t| t % 7).collect();
+        let ev: Vec<bool> = (0..14).map(|t| t == 1 || t == 8 || t == 2).collect();
+        let all = usable_days(&wdays, &ev, false, 0);
+        assert!(all.iter().all(|&u| u));
+        let plain = usable_days(&wdays, &ev, true, 0);
+        assert_eq!(plain.iter().filter(|u| !**u).count(), 3);
+        let kept = usable_days(&wdays, &ev, true, 1);
+        // Sundays had no clean day → kept; the Monday has one clean Monday → skipped.
+        assert!(kept[1] && kept[8] && !kept[2] && kept[9], "{kept:?}");
+        let two = usable_days(&wdays, &ev, true, 2);
+        assert!(two.iter().all(|&u| u), "{two:?}");
     }
 
     #[test]
