@@ -147,8 +147,11 @@ fn yearly_check(data: &M5Data) {
         "last year of the dept",
         "0.75 × last year of the dept",
         "0.3 × last year of the dept",
+        "mean of earlier years of the dept",
+        "half mean of earlier years of the dept",
+        "half mean of the last two years of the dept",
     ];
-    const N: usize = 10;
+    const N: usize = 13;
     let (mut err_all, mut err_jun, mut w_all, mut w_jun) = ([0.0; N], [0.0; N], 0.0, 0.0);
     for (gname, rates) in &groups {
         let dept = &depts[gname.split('|').nth(1).unwrap_or("")];
@@ -164,6 +167,12 @@ fn yearly_check(data: &M5Data) {
                 .map(|j| lr(j as usize))
                 .filter(|v| v.is_finite())
                 .collect();
+            let dept_earlier: Vec<f64> = (1..)
+                .map(|y| k as i64 - 12 * y)
+                .take_while(|&j| j >= 2)
+                .map(|j| (dept[j as usize] / dept[j as usize - 1]).ln())
+                .filter(|v| v.is_finite())
+                .collect();
             let preds = [
                 0.0,
                 lr(k - 12),
@@ -175,6 +184,10 @@ fn yearly_check(data: &M5Data) {
                 (dept[k - 12] / dept[k - 13]).ln(),
                 0.75 * (dept[k - 12] / dept[k - 13]).ln(),
                 0.3 * (dept[k - 12] / dept[k - 13]).ln(),
+                dept_earlier.iter().sum::<f64>() / dept_earlier.len().max(1) as f64,
+                0.5 * dept_earlier.iter().sum::<f64>() / dept_earlier.len().max(1) as f64,
+                0.5 * dept_earlier.iter().take(2).sum::<f64>()
+                    / dept_earlier.len().clamp(1, 2) as f64,
             ];
             let w = rates[k];
             for (i, p) in preds.iter().enumerate() {
@@ -210,6 +223,7 @@ fn per_split(v: &[f64]) -> String {
 }
 
 fn selection_tables(
+    dir: &Path,
     data: &M5Data,
     published: Option<&Vec<Vec<Option<f64>>>>,
 ) -> anyhow::Result<()> {
@@ -242,9 +256,34 @@ fn selection_tables(
     if let Some(b) = selection::best(&rows) {
         println!("\nbest by mean WRMSSE L1-9 over splits: {}", b.model);
     }
+    if let Some(full) = rolling::load_full(dir)? {
+        let every = rolling::origins(full.last_day(), 28, 28, 420);
+        let season: Vec<i32> = (1..=4).map(|k| 1941 - 364 * k).collect();
+        for (title, o) in [
+            ("every 28th origin", &every),
+            ("origins d_1941 - 52k weeks", &season),
+        ] {
+            let rows = rolling::rolling(&full, &data.inputs, o, 28, 28, &ms)?;
+            print_rolling(
+                &format!("candidates, rolling 28-day splits, {title}"),
+                &rows,
+            );
+        }
+    }
+    let t = std::time::Instant::now();
+    let h = aisle_forecast::hierarchy::Hierarchy::m5(&data.sales.series);
+    let ctx = data.inputs.context(&data.sales, 28);
+    let q = QuantileModel::default().forecast(&Pooled::default(), &ctx, &h);
+    let phi: Vec<String> = q.phi.iter().map(|p| format!("{p:.4}")).collect();
+    println!(
+        "\nquantiles of the real 28-day forecast (d_1914..d_1941 → d_1942..d_1969): {} rows in {:.2?}; φ per level {}",
+        9 * h.series_count(),
+        t.elapsed(),
+        phi.join(" ")
+    );
     println!("\nquantile model inflate, default point model: WSPL L1-12 per split and mean");
     let point: Vec<Box<dyn Model>> = vec![Box::new(Pooled::default())];
-    for inflate in [0.5, 1.0, 1.5, 2.0, 3.0] {
+    for inflate in [0.25, 0.5, 0.75, 1.0, 1.5] {
         let qm = QuantileModel {
             inflate,
             ..QuantileModel::default()
@@ -313,7 +352,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    selection_tables(&data, published.as_ref())?;
+    selection_tables(dir, &data, published.as_ref())?;
     if let Some(full) = rolling::load_full(dir)? {
         let every = rolling::origins(full.last_day(), 28, 28, 420);
         let rows = rolling::rolling(&full, &data.inputs, &every, 28, 28, &ms)?;

@@ -8,6 +8,8 @@
 //!   up to the day before the test days. Exactly those days are used: with only the 28-day
 //!   extract as history the scale of every series is computed from d_1914..d_1941 alone (from its
 //!   first non-zero day in that range), not from d_1; the report states the training range.
+//! * [`evaluate_quantiles`] scores an M5 uncertainty file (nine quantiles per series and
+//!   level) the same way with WSPL.
 //! * Weights: an official weights file, else the dollar sales of the last 28 training days with
 //!   `calendar.csv` and `sell_prices.csv` from the data directory.
 
@@ -16,6 +18,7 @@ use crate::error::{ForecastError, Result};
 use crate::hierarchy::{Hierarchy, LEVEL_NAMES};
 use crate::submission;
 use crate::wrmsse::{Score, Wrmsse, dollar_sales, read_weights, weights_from_dollars};
+use crate::wspl::Wspl;
 use std::fmt::Write;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -86,17 +89,17 @@ fn training(
     Ok(out)
 }
 
-/// Scores `files.forecasts` against `files.truth`.
-pub fn evaluate(files: &EvalFiles) -> Result<Evaluation> {
-    let truth = SalesPanel::read_wide(&files.truth)?;
-    let mut forecasts = submission::read(&files.forecasts, Some("evaluation"))?;
-    if forecasts.is_empty() {
-        forecasts = submission::read(&files.forecasts, Some("validation"))?;
-    }
-    if forecasts.is_empty() {
-        forecasts = submission::read(&files.forecasts, None)?;
-    }
-    let h = forecasts.values().next().map_or(0, Vec::len);
+/// Training and test panels, hierarchy and weights of an evaluation with horizon `h`.
+struct Setup {
+    truth: SalesPanel,
+    train: SalesPanel,
+    test: SalesPanel,
+    hier: Hierarchy,
+    weights: Vec<Vec<f64>>,
+    source: String,
+}
+
+fn setup(files: &EvalFiles, truth: SalesPanel, h: usize) -> Result<Setup> {
     if h == 0 || h > truth.days() {
         return Err(ForecastError::Mismatch(format!(
             "{} has {h} forecast days; the truth file has {} days",
@@ -117,15 +120,6 @@ pub fn evaluate(files: &EvalFiles) -> Result<Evaluation> {
         ));
     }
     let test = truth.slice(test_first, truth.last_day());
-    let f: Vec<Vec<f32>> = truth
-        .series
-        .iter()
-        .map(|m| {
-            forecasts.get(&m.id).cloned().ok_or_else(|| {
-                ForecastError::bad(&files.forecasts, format!("no forecast for {}", m.id))
-            })
-        })
-        .collect::<Result<_>>()?;
     let hier = Hierarchy::m5(&truth.series);
     let (weights, source) = match (&files.weights, &files.data) {
         (Some(w), _) => (read_weights(w, &hier)?, w.display().to_string()),
@@ -148,14 +142,71 @@ pub fn evaluate(files: &EvalFiles) -> Result<Evaluation> {
             ));
         }
     };
-    let eval = Wrmsse::new(hier, &train.values, weights)?;
-    Ok(Evaluation {
-        score: eval.score(&f, &test.values)?,
-        series: truth.series.len(),
-        train: (train.first_day, train.last_day()),
-        test: (test_first, truth.last_day()),
-        weights: source,
+    Ok(Setup {
+        truth,
+        train,
+        test,
+        hier,
+        weights,
+        source,
     })
+}
+
+impl Setup {
+    fn evaluation(&self, score: Score) -> Evaluation {
+        Evaluation {
+            score,
+            series: self.truth.series.len(),
+            train: (self.train.first_day, self.train.last_day()),
+            test: (self.test.first_day, self.truth.last_day()),
+            weights: self.source.clone(),
+        }
+    }
+}
+
+/// Scores `files.forecasts` against `files.truth`.
+pub fn evaluate(files: &EvalFiles) -> Result<Evaluation> {
+    let truth = SalesPanel::read_wide(&files.truth)?;
+    let mut forecasts = submission::read(&files.forecasts, Some("evaluation"))?;
+    if forecasts.is_empty() {
+        forecasts = submission::read(&files.forecasts, Some("validation"))?;
+    }
+    if forecasts.is_empty() {
+        forecasts = submission::read(&files.forecasts, None)?;
+    }
+    let h = forecasts.values().next().map_or(0, Vec::len);
+    let s = setup(files, truth, h)?;
+    let f: Vec<Vec<f32>> = s
+        .truth
+        .series
+        .iter()
+        .map(|m| {
+            forecasts.get(&m.id).cloned().ok_or_else(|| {
+                ForecastError::bad(&files.forecasts, format!("no forecast for {}", m.id))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let eval = Wrmsse::new(s.hier.clone(), &s.train.values, s.weights.clone())?;
+    Ok(s.evaluation(eval.score(&f, &s.test.values)?))
+}
+
+/// Scores an M5 uncertainty submission (`files.forecasts`: nine quantiles of every series at
+/// every level, [`submission::read_quantiles`]; `_evaluation` rows, else `_validation`) with
+/// WSPL ([`crate::wspl`]): same training days, test days and weights as [`evaluate`], scales
+/// = mean absolute one-day difference over the training days.
+pub fn evaluate_quantiles(files: &EvalFiles) -> Result<Evaluation> {
+    let truth = SalesPanel::read_wide(&files.truth)?;
+    let hier = Hierarchy::m5(&truth.series);
+    let q = submission::read_quantiles(&files.forecasts, &hier, "evaluation")
+        .or_else(|_| submission::read_quantiles(&files.forecasts, &hier, "validation"))?;
+    let h = q
+        .first()
+        .and_then(|l| l.first())
+        .and_then(|s| s.first())
+        .map_or(0, Vec::len);
+    let s = setup(files, truth, h)?;
+    let eval = Wspl::new(s.hier.clone(), &s.train.values, s.weights.clone())?;
+    Ok(s.evaluation(eval.score(&q, &s.test.values)?))
 }
 
 /// A row of `scores_accuracy_*_eval.csv`.

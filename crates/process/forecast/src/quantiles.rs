@@ -102,12 +102,13 @@ pub struct QuantileModel {
 }
 
 impl Default for QuantileModel {
-    /// Holdout 7 days, inflate 1.5 (chosen by the WSPL columns of the selection backtest, see
-    /// BENCHMARKS.md), fallback 0.05.
+    /// Holdout 7 days, inflate 0.5 (lowest mean WSPL over the splits of
+    /// [`crate::selection::SPLITS`] among 0.25, 0.5, 0.75, 1, 1.5; see BENCHMARKS.md),
+    /// fallback 0.05.
     fn default() -> Self {
         Self {
             holdout: 7,
-            inflate: 1.5,
+            inflate: 0.5,
             fallback: 0.05,
         }
     }

@@ -43,61 +43,80 @@ impl SelectionRow {
     }
 }
 
-/// The pooled variants compared: the previous default first, then the new default and
-/// one-change-at-a-time neighbours of it.
+/// The pooled model as it was before this selection (issue 16's "today's defaults").
+pub const PREVIOUS_DEFAULT: Pooled = Pooled {
+    halflife: 14.0,
+    store_share: 0.5,
+    snap: true,
+    yearly: true,
+    yearly_pool: crate::models::yearly::YearlyPool::Dept,
+    yearly_shrink: 0.5,
+    price: false,
+    last_month: 0.0,
+    skip_events: false,
+    min_weekday_days: 0,
+    snap_rounds: 0,
+};
+
+/// The pooled variants compared: the previous default, the structural changes (event days,
+/// SNAP / weekday rounds) and one-parameter neighbours. [`Pooled::default`] is one of them.
 pub fn candidates() -> Vec<Pooled> {
-    let old = Pooled {
-        skip_events: false,
-        min_weekday_days: 0,
-        ..Pooled::default()
+    let old = PREVIOUS_DEFAULT;
+    let skip = Pooled {
+        skip_events: true,
+        min_weekday_days: 2,
+        ..old
     };
-    let new = Pooled::default();
     let mut out = vec![
         old,
+        skip,
         Pooled {
-            skip_events: true,
-            min_weekday_days: 2,
+            snap_rounds: 1,
             ..old
         },
-        new,
+        Pooled {
+            snap_rounds: 2,
+            ..old
+        },
+        Pooled {
+            snap_rounds: 1,
+            ..skip
+        },
     ];
     for p in [
         Pooled {
-            skip_events: false,
-            ..new
-        },
-        Pooled {
             halflife: 7.0,
-            ..new
+            ..old
         },
         Pooled {
             halflife: 28.0,
-            ..new
+            ..old
         },
         Pooled {
             halflife: f64::INFINITY,
-            ..new
+            ..old
         },
         Pooled {
             store_share: 0.25,
-            ..new
+            ..old
         },
         Pooled {
             store_share: 0.75,
-            ..new
+            ..old
         },
         Pooled {
             yearly_shrink: 0.3,
-            ..new
+            ..old
         },
         Pooled {
             yearly_shrink: 1.0,
-            ..new
+            ..old
         },
         Pooled {
             yearly: false,
-            ..new
+            ..old
         },
+        Pooled::default(),
     ] {
         if !out.contains(&p) {
             out.push(p);

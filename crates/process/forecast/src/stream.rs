@@ -15,8 +15,10 @@
 use crate::data::{Calendar, CalendarDay, Prices};
 use crate::dataset::Inputs;
 use crate::error::{ForecastError, Result};
+use crate::hierarchy::Hierarchy;
 use crate::history::History;
 use crate::models::{Context, Model};
+use crate::quantiles::QuantileModel;
 use crate::submission;
 use aisle_events::{Event, SalesForecast, SalesRecord, topics, wire};
 use aisle_log::{
@@ -44,6 +46,9 @@ pub struct RunOptions {
     pub once: bool,
     /// Also write a Kaggle submission here.
     pub submission: Option<PathBuf>,
+    /// Also write an M5 uncertainty submission (nine quantiles of every series at every
+    /// level, [`crate::quantiles`]) here.
+    pub quantile_submission: Option<PathBuf>,
     /// Snapshot after this many records (besides whenever caught up).
     pub snapshot_every: u64,
     /// Stop after this many records have been applied (tests: simulate a crash); `None` = no limit.
@@ -62,6 +67,7 @@ impl RunOptions {
             horizon: 28,
             once: false,
             submission: None,
+            quantile_submission: None,
             snapshot_every: 200_000,
             max_records: None,
             poll_timeout: Duration::from_millis(500),
@@ -313,7 +319,8 @@ async fn publish_forecasts(
     let horizon = opts.horizon;
     let started = std::time::Instant::now();
     let model_name = model.name();
-    let (panel, forecasts) = tokio::task::spawn_blocking(move || {
+    let want_quantiles = opts.quantile_submission.is_some();
+    let (panel, forecasts, quantiles) = tokio::task::spawn_blocking(move || {
         let own;
         let inputs: &Inputs = match &inputs {
             Some(i) => i,
@@ -324,7 +331,13 @@ async fn publish_forecasts(
         };
         let ctx: Context<'_> = inputs.context(&panel, horizon);
         let f = model.forecast(&ctx);
-        (panel, f)
+        let q = want_quantiles.then(|| {
+            let h = Hierarchy::m5(&panel.series);
+            let phi = QuantileModel::default().dispersion(model.as_ref(), &ctx, &h);
+            let levels = QuantileModel::from_points(&h, &f, &phi);
+            (h, levels)
+        });
+        (panel, f, q)
     })
     .await
     .map_err(|e| ForecastError::Mismatch(format!("forecast task failed: {e}")))?;
@@ -376,6 +389,9 @@ async fn publish_forecasts(
             .map(|(m, f)| (m.id.clone(), f))
             .collect();
         submission::write(path, &ids, &map, horizon, "evaluation")?;
+    }
+    if let (Some(path), Some((h, levels))) = (&opts.quantile_submission, &quantiles) {
+        submission::write_quantiles(path, h, levels, horizon, "evaluation")?;
     }
     Ok(panel.series.len() as u64)
 }
