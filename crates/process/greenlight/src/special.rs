@@ -4,8 +4,11 @@
 //! 1. matched an inventory row (at least one detection joined),
 //! 2. have an upsell item in that row,
 //! 3. were carted at least `min_count` times, and
-//! 4. whose upsell item has an inventory row as of the window's end — with stock > 0 when
-//!    `require_stock` is on (the default).
+//! 4. whose upsell item is not known to be out of stock at the window's end: an upsell item
+//!    with **no** inventory row does not block (its stock is unknown, and `reason` says so:
+//!    "upsell plate stock unknown (not in inventory)"), while an upsell row with a count <= 0
+//!    or no count blocks when `require_stock` is on (the default; `--allow-out-of-stock` turns
+//!    it off).
 //!
 //! The winner is the candidate carted most often; ties go to the name that sorts first. The
 //! `reason` says how many times it was carted, the runner-up, the upsell's stock, and which more
@@ -19,12 +22,13 @@ use aisle_events::{GreenLightSpecial, Inventory};
 pub struct Rule {
     /// Minimum detections of the winner.
     pub min_count: u64,
-    /// Whether the upsell item must be in stock.
+    /// Whether an upsell item that has an inventory row must be in stock (count > 0). An upsell
+    /// item with no row never blocks.
     pub require_stock: bool,
 }
 
 /// Picks the special of a closed window. `upsell_row(name)` is the inventory row of an upsell
-/// item as of the window's end.
+/// item as of the window's end (`None`: no row, stock unknown, which does not block).
 pub fn pick<'a>(
     store: &str,
     agg: &WindowAgg,
@@ -45,7 +49,10 @@ pub fn pick<'a>(
             match ia.upsell.as_deref().filter(|u| !u.trim().is_empty()) {
                 None => Err("no upsell item".to_string()),
                 Some(u) => match upsell_row(u) {
-                    None => Err(format!("upsell {u} not in inventory")),
+                    None => Ok((
+                        u.to_string(),
+                        format!("upsell {u} stock unknown (not in inventory)"),
+                    )),
                     Some(row) => match row.count {
                         Some(n) if n > 0 => {
                             Ok((u.to_string(), format!("upsell {u} in stock ({n})")))
@@ -95,4 +102,157 @@ pub fn pick<'a>(
         total_items: agg.total,
         unmatched_items: agg.unmatched,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window_state::Joined;
+
+    /// The seed table of `aisle inventory init` (`aisle_inventory::seed::SEED_ROWS`, which this
+    /// crate does not depend on): `(name, upsell_item, count)`.
+    const SEED_ROWS: [(&str, &str, i32); 7] = [
+        ("cup", "plate", 100),
+        ("bowl", "cup", 10),
+        ("fork", "spoon", 200),
+        ("spoon", "fork", 10),
+        ("sports ball", "soccer goal", 2),
+        ("tennis racket", "tennis ball", 10),
+        ("frisbee", "frisbee goal", 100),
+    ];
+
+    fn row(id: i32, name: &str, upsell: &str, count: Option<i32>) -> Inventory {
+        Inventory {
+            id,
+            name: Some(name.into()),
+            upsell_item: Some(upsell.into()),
+            count,
+            modified: 0,
+        }
+    }
+
+    fn seed_table() -> Vec<Inventory> {
+        SEED_ROWS
+            .iter()
+            .enumerate()
+            .map(|(i, (n, u, c))| row(i as i32 + 1, n, u, Some(*c)))
+            .collect()
+    }
+
+    /// A window with `n` detections of each `(item, n)`, joined against `table`.
+    fn window(table: &[Inventory], items: &[(&str, usize)]) -> WindowAgg {
+        let mut agg = WindowAgg::new(0, 10_000);
+        for (item, n) in items {
+            let r = table.iter().find(|r| r.name.as_deref() == Some(*item));
+            for k in 0..*n {
+                agg.add(&Joined {
+                    store: "CA_1".into(),
+                    item: (*item).into(),
+                    ts: k as i64,
+                    matched: r.is_some(),
+                    upsell: r.and_then(|r| r.upsell_item.clone()),
+                    stock: r.and_then(|r| r.count),
+                    source: format!("t/0@{k}"),
+                });
+            }
+        }
+        agg
+    }
+
+    fn pick_in(table: &[Inventory], agg: &WindowAgg, rule: Rule) -> Option<GreenLightSpecial> {
+        pick("CA_1", agg, rule, |u| {
+            table.iter().find(|r| r.name.as_deref() == Some(u))
+        })
+    }
+
+    const DEFAULT: Rule = Rule {
+        min_count: 1,
+        require_stock: true,
+    };
+
+    #[test]
+    fn special_every_seed_item_can_win() {
+        let table = seed_table();
+        for (name, upsell, _) in SEED_ROWS {
+            // `name` most carted, every other seed item carted once.
+            let mut items = vec![(name, 3)];
+            items.extend(SEED_ROWS.iter().filter(|r| r.0 != name).map(|r| (r.0, 1)));
+            let agg = window(&table, &items);
+            let s = pick_in(&table, &agg, DEFAULT).unwrap_or_else(|| panic!("{name}: no special"));
+            assert_eq!(s.item, name, "{name}: {}", s.reason);
+            assert_eq!(s.upsell_item, upsell);
+            assert_eq!(s.count, 3);
+            let known = table.iter().any(|r| r.name.as_deref() == Some(upsell));
+            if known {
+                assert!(s.reason.contains("in stock"), "{name}: {}", s.reason);
+            } else {
+                assert!(
+                    s.reason
+                        .contains(&format!("upsell {upsell} stock unknown (not in inventory)")),
+                    "{name}: {}",
+                    s.reason
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn special_unknown_upsell_wins_with_reason() {
+        let table = seed_table();
+        let agg = window(&table, &[("cup", 5), ("bowl", 2)]);
+        let s = pick_in(&table, &agg, DEFAULT).unwrap();
+        assert_eq!(s.item, "cup");
+        assert_eq!(
+            s.reason,
+            "most carted (5, next bowl 2); upsell plate stock unknown (not in inventory)"
+        );
+    }
+
+    #[test]
+    fn special_out_of_stock_upsell_blocks_unless_allowed() {
+        let mut table = seed_table();
+        // bowl's upsell is cup: out of stock (0), then no count at all.
+        for count in [Some(0), Some(-3), None] {
+            table[0].count = count;
+            let agg = window(&table, &[("bowl", 5), ("fork", 2)]);
+            let s = pick_in(&table, &agg, DEFAULT).unwrap();
+            assert_eq!(s.item, "fork", "{count:?}: {}", s.reason);
+            assert!(
+                s.reason
+                    .contains("passed over: bowl 5 (upsell cup out of stock"),
+                "{}",
+                s.reason
+            );
+            let allowed = Rule {
+                require_stock: false,
+                ..DEFAULT
+            };
+            let s = pick_in(&table, &agg, allowed).unwrap();
+            assert_eq!(s.item, "bowl", "{count:?}: {}", s.reason);
+            assert!(s.reason.contains("not required"), "{}", s.reason);
+        }
+    }
+
+    #[test]
+    fn special_ties_min_count_and_unmatched() {
+        let table = seed_table();
+        // Tie: the name that sorts first.
+        let agg = window(&table, &[("spoon", 2), ("fork", 2)]);
+        assert_eq!(pick_in(&table, &agg, DEFAULT).unwrap().item, "fork");
+        // Items with no inventory row are passed over.
+        let agg = window(&table, &[("banana", 9), ("spoon", 1)]);
+        let s = pick_in(&table, &agg, DEFAULT).unwrap();
+        assert_eq!(s.item, "spoon");
+        assert!(
+            s.reason.contains("banana 9 (not in inventory)"),
+            "{}",
+            s.reason
+        );
+        // Below min_count: no special.
+        let rule = Rule {
+            min_count: 3,
+            ..DEFAULT
+        };
+        assert!(pick_in(&table, &agg, rule).is_none());
+    }
 }
