@@ -256,6 +256,7 @@ fn selection_tables(
     if let Some(b) = selection::best(&rows) {
         println!("\nbest by mean WRMSSE L1-9 over splits: {}", b.model);
     }
+    let mut rolled = Vec::new();
     if let Some(full) = rolling::load_full(dir)? {
         let every = rolling::origins(full.last_day(), 28, 28, 420);
         let season: Vec<i32> = (1..=4).map(|k| 1941 - 364 * k).collect();
@@ -263,13 +264,15 @@ fn selection_tables(
             ("every 28th origin", &every),
             ("origins d_1941 - 52k weeks", &season),
         ] {
-            let rows = rolling::rolling(&full, &data.inputs, o, 28, 28, &ms)?;
-            print_rolling(
-                &format!("candidates, rolling 28-day splits, {title}"),
-                &rows,
-            );
+            let r = rolling::rolling(&full, &data.inputs, o, 28, 28, &ms)?;
+            print_rolling(&format!("candidates, rolling 28-day splits, {title}"), &r);
+            rolled.push(r.iter().map(|x| x.mean(1..=9)).collect::<Vec<f64>>());
         }
     }
+    println!(
+        "\nchosen (beats the previous default in-window and on every rolling set, else it): {}",
+        rows[selection::choose(&rows, &rolled)].model
+    );
     let t = std::time::Instant::now();
     let h = aisle_forecast::hierarchy::Hierarchy::m5(&data.sales.series);
     let ctx = data.inputs.context(&data.sales, 28);

@@ -2,8 +2,10 @@
 //!
 //! The real task forecasts 28 days from 28 daily days. Inside the 28-day extract
 //! (d_1914..d_1941) a split trains on d_1914..`o` and scores `o+1..=d_1941`; [`SPLITS`] holds
-//! four origins (14, 12, 10 and 7 days scored). Every split is reported, and a candidate is
-//! chosen by its **mean over all splits** of WRMSSE levels 1–9, never by one split. Scales are
+//! four origins (14, 12, 10 and 7 days scored). Every split is reported; a candidate is
+//! judged by its **mean over all splits** of WRMSSE levels 1–9, never by one split, and, as
+//! these splits share one season, it must also beat the previous default on the rolling
+//! 28-day origins of the series with a full daily history ([`choose`]). Scales are
 //! the full-history ones when the published file is there ([`ScaleSource::Published`]); the
 //! dollar weights are those of each split's training days. WSPL (quantiles, [`crate::wspl`])
 //! uses the training days' scales: full-history absolute-difference scales are not published.
@@ -56,6 +58,7 @@ pub const PREVIOUS_DEFAULT: Pooled = Pooled {
     skip_events: false,
     min_weekday_days: 0,
     snap_rounds: 0,
+    trim_weekday: 0,
 };
 
 /// The pooled variants compared: the previous default, the structural changes (event days,
@@ -81,6 +84,14 @@ pub fn candidates() -> Vec<Pooled> {
         Pooled {
             snap_rounds: 1,
             ..skip
+        },
+        Pooled {
+            trim_weekday: 3,
+            ..old
+        },
+        Pooled {
+            trim_weekday: 4,
+            ..old
         },
     ];
     for p in [
@@ -159,4 +170,47 @@ pub fn run(
 pub fn best(rows: &[SelectionRow]) -> Option<&SelectionRow> {
     rows.iter()
         .min_by(|a, b| a.mean_l1_9().total_cmp(&b.mean_l1_9()))
+}
+
+/// The decision rule: the in-window splits share one season (one May), so a candidate
+/// replaces the previous default (`rows[0]`) only if its mean WRMSSE L1–9 is lower over the
+/// in-window splits **and** over every set of rolling origins (`rolling[k][i]` = L1–9 of
+/// candidate `i` in set `k`, same order as `rows`). Returns the index of the chosen row.
+pub fn choose(rows: &[SelectionRow], rolling: &[Vec<f64>]) -> usize {
+    let beats =
+        |i: usize| rows[i].mean_l1_9() < rows[0].mean_l1_9() && rolling.iter().all(|r| r[i] < r[0]);
+    (1..rows.len())
+        .filter(|&i| beats(i))
+        .min_by(|&a, &b| rows[a].mean_l1_9().total_cmp(&rows[b].mean_l1_9()))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, l1_9: Vec<f64>) -> SelectionRow {
+        SelectionRow {
+            model: name.into(),
+            l1_9,
+            l1_12: Vec::new(),
+            wspl: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_candidate_must_win_in_window_and_on_every_rolling_set() {
+        let rows = vec![
+            row("old", vec![0.7, 0.5]),
+            row("window only", vec![0.6, 0.4]),
+            row("both", vec![0.65, 0.5]),
+            row("rolling only", vec![0.8, 0.5]),
+        ];
+        let rolling = vec![vec![0.9, 1.0, 0.85, 0.8], vec![0.8, 0.7, 0.79, 0.7]];
+        assert_eq!(choose(&rows, &rolling), 2);
+        assert_eq!(best(&rows).unwrap().model, "window only");
+        assert_eq!(choose(&rows[..2], &[vec![0.9, 1.0]]), 0);
+        assert!(candidates().contains(&Pooled::default()));
+        assert_eq!(candidates()[0], PREVIOUS_DEFAULT);
+    }
 }

@@ -4,6 +4,7 @@
 pub mod baselines;
 pub mod pooled;
 pub mod price;
+mod profile;
 pub mod yearly;
 
 use crate::data::{Calendar, Prices, SeriesMeta};

@@ -17,6 +17,7 @@
 //!   rate 364 days before the last (up to) 28 history days, shrunk ([`super::yearly`]).
 
 use super::price;
+use super::profile::{snap_factors, trim_outlier_days, usable_days, weekday_profile};
 use super::yearly::{self, YearlyPool};
 use super::{Context, Model};
 use crate::data::SeriesMeta;
@@ -54,6 +55,9 @@ pub struct Pooled {
     /// Extra rounds of re-estimating the weekday profile net of SNAP and SNAP net of the
     /// profile (0: profile from the raw sums, SNAP once).
     pub snap_rounds: usize,
+    /// Weekday profiles leave out, per weekday with at least this many days, the day farthest
+    /// from that weekday's median (0 = off; 4 = only with four weeks of history).
+    pub trim_weekday: usize,
 }
 
 impl Default for Pooled {
@@ -78,6 +82,7 @@ impl Default for Pooled {
             skip_events: false,
             min_weekday_days: 0,
             snap_rounds: 0,
+            trim_weekday: 0,
         }
     }
 }
@@ -103,87 +108,6 @@ fn sum_rows(rows: &[Vec<f32>], group: &[usize], n: usize) -> Vec<Vec<f64>> {
         }
     }
     out
-}
-
-/// Weekday profile (index `wday - 1`) over the days in `use_day`, mean 1 over the week; flat
-/// when there is no volume.
-fn weekday_profile(y: &[f64], wdays: &[usize], use_day: &[bool]) -> [f64; 7] {
-    let (mut sum, mut cnt) = ([0.0; 7], [0.0; 7]);
-    for ((&v, &w), _) in y.iter().zip(wdays).zip(use_day).filter(|(_, u)| **u) {
-        sum[w] += v;
-        cnt[w] += 1.0;
-    }
-    // Weekdays without any usable day (e.g. both Sundays of two weeks were events) get the
-    // mean of the others, i.e. a factor of 1.
-    let seen: Vec<f64> = (0..7)
-        .filter(|&w| cnt[w] > 0.0)
-        .map(|w| sum[w] / cnt[w])
-        .collect();
-    let mean = seen.iter().sum::<f64>() / seen.len().max(1) as f64;
-    if mean <= 0.0 {
-        return [1.0; 7];
-    }
-    let mut p = [1.0; 7];
-    for w in 0..7 {
-        if cnt[w] > 0.0 {
-            p[w] = sum[w] / cnt[w] / mean;
-        }
-    }
-    let norm = p.iter().sum::<f64>() / 7.0;
-    p.iter_mut().for_each(|v| *v /= norm);
-    p
-}
-
-/// SNAP factor per state × category: mean de-weekdayed group sum on SNAP days over that on
-/// other days (1 without both kinds of day).
-fn snap_factors(
-    g_sum: &[Vec<f64>],
-    profiles: &[[f64; 7]],
-    is_snap: &[Vec<bool>],
-    snap_of_group: &[usize],
-    n_snap: usize,
-    wdays: &[usize],
-    use_day: &[bool],
-) -> Vec<f64> {
-    let mut acc = vec![[0.0f64; 4]; n_snap]; // snap sum, snap days, other sum, other days
-    for (g, y) in g_sum.iter().enumerate() {
-        for (t, &v) in y.iter().enumerate().filter(|(t, _)| use_day[*t]) {
-            let adj = v / profiles[g][wdays[t]].max(1e-9);
-            let a = &mut acc[snap_of_group[g]];
-            if is_snap[g][t] {
-                a[0] += adj;
-                a[1] += 1.0;
-            } else {
-                a[2] += adj;
-                a[3] += 1.0;
-            }
-        }
-    }
-    acc.iter()
-        .map(|a| {
-            if a[1] > 0.0 && a[3] > 0.0 && a[2] > 0.0 {
-                (a[0] / a[1]) / (a[2] / a[3])
-            } else {
-                1.0
-            }
-        })
-        .collect()
-}
-
-/// Which history days the estimates use: all, or (with `skip`) the non-event days, except that
-/// a weekday with fewer than `min_days` non-event days keeps all of its days.
-fn usable_days(wdays: &[usize], is_event: &[bool], skip: bool, min_days: usize) -> Vec<bool> {
-    let mut clean = [0usize; 7];
-    for (&w, &e) in wdays.iter().zip(is_event) {
-        if !e {
-            clean[w] += 1;
-        }
-    }
-    wdays
-        .iter()
-        .zip(is_event)
-        .map(|(&w, &e)| !skip || !e || clean[w] < min_days)
-        .collect()
 }
 
 impl Pooled {
@@ -249,13 +173,18 @@ impl Pooled {
 impl Model for Pooled {
     fn name(&self) -> String {
         format!(
-            "Pooled(halflife={},store_share={},snap={},yearly={},price={},last_month={},skip_events={})",
+            "Pooled(halflife={},store_share={},snap={}{},yearly={},price={},last_month={},skip_events={})",
             self.halflife,
             self.store_share,
             match (self.snap, self.snap_rounds) {
                 (false, _) => "off".to_string(),
                 (true, 0) => "on".to_string(),
                 (true, r) => format!("on+{r}rounds"),
+            },
+            if self.trim_weekday > 0 {
+                format!(",trim_weekday>={}", self.trim_weekday)
+            } else {
+                String::new()
             },
             if self.yearly {
                 format!("{:?}^{}", self.yearly_pool, self.yearly_shrink)
@@ -347,13 +276,17 @@ impl Model for Pooled {
             }
             let store_prof: Vec<[f64; 7]> = s_sum
                 .iter()
-                .map(|y| weekday_profile(y, &hist_wdays, &use_day))
+                .map(|y| {
+                    let u = trim_outlier_days(y, &hist_wdays, &use_day, self.trim_weekday);
+                    weekday_profile(y, &hist_wdays, &u)
+                })
                 .collect();
             profiles = adj
                 .iter()
                 .enumerate()
                 .map(|(g, y)| {
-                    let own = weekday_profile(y, &hist_wdays, &use_day);
+                    let u = trim_outlier_days(y, &hist_wdays, &use_day, self.trim_weekday);
+                    let own = weekday_profile(y, &hist_wdays, &u);
                     let st = store_prof[store_of_group[g]];
                     std::array::from_fn(|w| {
                         (1.0 - self.store_share) * own[w] + self.store_share * st[w]
@@ -577,40 +510,5 @@ mod tests {
         );
         let own = Pooled::default().forecast(&ctx);
         assert!((own[0][0] - 2.0).abs() < 1e-5, "{own:?}");
-    }
-
-    #[test]
-    fn event_days_are_kept_where_a_weekday_would_be_left_too_thin() {
-        // Two weeks; both Sundays (index 1) and one Monday (index 2) are events.
-        let wdays: Vec<usize> = (0..14).map(|t| t % 7).collect();
-        let ev: Vec<bool> = (0..14).map(|t| t == 1 || t == 8 || t == 2).collect();
-        let all = usable_days(&wdays, &ev, false, 0);
-        assert!(all.iter().all(|&u| u));
-        let plain = usable_days(&wdays, &ev, true, 0);
-        assert_eq!(plain.iter().filter(|u| !**u).count(), 3);
-        let kept = usable_days(&wdays, &ev, true, 1);
-        // Sundays had no clean day → kept; the Monday has one clean Monday → skipped.
-        assert!(kept[1] && kept[8] && !kept[2] && kept[9], "{kept:?}");
-        let two = usable_days(&wdays, &ev, true, 2);
-        assert!(two.iter().all(|&u| u), "{two:?}");
-    }
-
-    #[test]
-    fn weekday_without_usable_days_gets_factor_one() {
-        // Two weeks, shape 1..=7; both Fridays (index 6) are excluded.
-        let wdays: Vec<usize> = (0..14).map(|t| t % 7).collect();
-        let y: Vec<f64> = (0..14).map(|t| (t % 7 + 1) as f64).collect();
-        let use_day: Vec<bool> = (0..14).map(|t| t % 7 != 6).collect();
-        let p = weekday_profile(&y, &wdays, &use_day);
-        // Seen weekdays have mean 3.5 → factors w/3.5, Friday 1; then normalised to mean 1.
-        let raw: Vec<f64> = (1..=6).map(|w| w as f64 / 3.5).chain([1.0]).collect();
-        let norm = raw.iter().sum::<f64>() / 7.0;
-        for w in 0..7 {
-            assert!((p[w] - raw[w] / norm).abs() < 1e-12, "{p:?}");
-        }
-        assert_eq!(
-            weekday_profile(&[0.0; 7], &wdays[..7], &[true; 7]),
-            [1.0; 7]
-        );
     }
 }
