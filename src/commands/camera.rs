@@ -4,7 +4,7 @@ use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
-use aisle_camera::decode::{ImageLimits, prepare};
+use aisle_camera::decode::{ImageLimits, prepare_with};
 use aisle_camera::model::one_label_per_box;
 use aisle_camera::{CameraConfig, Detector, RuntimeOptions, SimOptions, fetch, run};
 use aisle_events::{Event, ShoppingCartObject, topics};
@@ -170,8 +170,10 @@ async fn detect(cam: &CameraConfig, args: DetectArgs) -> anyhow::Result<()> {
     };
     let kind = detector.kind();
     let mut failed = 0;
+    // A photo without EXIF capture time is stamped when it is read (the command's clock).
+    let clock = aisle_camera::Clock::system();
     for file in &args.files {
-        let result = prepare(file, kind, limits).and_then(|img| {
+        let result = prepare_with(file, kind, limits, &clock).and_then(|img| {
             let d = detector.detect(&img, threshold)?;
             Ok(if args.all_labels {
                 d

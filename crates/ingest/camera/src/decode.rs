@@ -7,10 +7,10 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::UNIX_EPOCH;
 
 use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits};
 
+use crate::clock::Clock;
 use crate::error::{CameraError, Result};
 use crate::model::ModelKind;
 use crate::resample::{self, Planar};
@@ -43,8 +43,12 @@ pub struct Prepared {
     pub width: u32,
     /// Original height, pixels.
     pub height: u32,
-    /// Capture time, ms since the epoch: EXIF DateTimeOriginal, else the file's mtime.
+    /// Event time, ms since the epoch: EXIF DateTimeOriginal, else the file's arrival (the time
+    /// the camera saw it, passed to [`prepare_at`]). Never the file's mtime: copying photos
+    /// keeps old mtimes, which would put fresh photos before the inventory they join with.
     pub captured_ms: i64,
+    /// Whether `captured_ms` is the EXIF capture time (else it is the arrival time).
+    pub from_exif: bool,
     /// The model input, NCHW f32 (batch 1).
     pub tensor: Tensor,
     /// Scale from original pixels to model pixels (letterbox models; 1.0 for stretch models).
@@ -58,11 +62,34 @@ fn bad(path: &Path, reason: impl Into<String>) -> CameraError {
     }
 }
 
-/// Reads, checks and decodes `path`, and builds `kind`'s input tensor.
+/// [`prepare_at`] with the arrival time read from `clock` now (for tools that see the file as
+/// they read it, like `aisle camera detect`).
+pub fn prepare_with(
+    path: &Path,
+    kind: ModelKind,
+    limits: ImageLimits,
+    clock: &Clock,
+) -> Result<Prepared> {
+    prepare_at(path, kind, limits, clock.now_ms())
+}
+
+/// [`prepare_with`] on the system clock. Kept for callers that have no clock yet; the pipeline
+/// passes the arrival time it stamped when it saw the file ([`prepare_at`]).
+pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prepared> {
+    prepare_with(path, kind, limits, &Clock::system())
+}
+
+/// Reads, checks and decodes `path`, and builds `kind`'s input tensor. The event time is the
+/// EXIF DateTimeOriginal, else `arrived_ms` (when the camera saw the file).
 ///
 /// Every problem with the file (missing, too large, empty, not an image, truncated, corrupt) is a
 /// [`CameraError::BadImage`] naming the file and the reason.
-pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prepared> {
+pub fn prepare_at(
+    path: &Path,
+    kind: ModelKind,
+    limits: ImageLimits,
+    arrived_ms: i64,
+) -> Result<Prepared> {
     let meta = std::fs::metadata(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
     if meta.len() == 0 {
         return Err(bad(path, "empty file (0 bytes)"));
@@ -78,13 +105,9 @@ pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prep
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
-    let mtime_ms = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let captured_ms = exif_capture_ms(&bytes).unwrap_or(mtime_ms);
+    let exif_ms = exif_capture_ms(&bytes);
+    let from_exif = exif_ms.is_some();
+    let captured_ms = exif_ms.unwrap_or(arrived_ms);
 
     let reader = ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
@@ -134,6 +157,7 @@ pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prep
         width: w,
         height: h,
         captured_ms,
+        from_exif,
         tensor,
         scale,
     })
@@ -278,6 +302,70 @@ mod tests {
         let (t, r) = to_tensor(&img, (8, 4), ModelKind::Deimv2 { size: 4 });
         assert_eq!(r, 1.0);
         assert!((t[0] - 10.0 / 255.0).abs() < 1e-6);
+    }
+
+    /// A small JPEG, with an EXIF APP1 segment holding `DateTimeOriginal = exif` if given.
+    fn jpeg(exif: Option<&str>) -> Vec<u8> {
+        let img =
+            image::RgbImage::from_fn(16, 8, |x, y| image::Rgb([x as u8 * 16, y as u8 * 32, 99]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        let Some(dt) = exif else { return out };
+        assert_eq!(dt.len(), 19, "EXIF dates are 'YYYY:MM:DD HH:MM:SS'");
+        // Big-endian TIFF: IFD0 at 8 with one entry (Exif IFD pointer → 26), Exif IFD at 26 with
+        // one entry (DateTimeOriginal, ASCII, 20 bytes at 44).
+        let mut tiff = b"MM\0\x2a".to_vec();
+        tiff.extend(8u32.to_be_bytes());
+        for (tag, typ, count, value) in [(0x8769u16, 4u16, 1u32, 26u32), (0x9003, 2, 20, 44)] {
+            tiff.extend(1u16.to_be_bytes());
+            tiff.extend(tag.to_be_bytes());
+            tiff.extend(typ.to_be_bytes());
+            tiff.extend(count.to_be_bytes());
+            tiff.extend(value.to_be_bytes());
+            tiff.extend(0u32.to_be_bytes());
+        }
+        assert_eq!(tiff.len(), 44);
+        tiff.extend(dt.as_bytes());
+        tiff.push(0);
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend(((2 + 6 + tiff.len()) as u16).to_be_bytes());
+        app1.extend(b"Exif\0\0");
+        app1.extend(tiff);
+        // Right after SOI (FF D8).
+        out.splice(2..2, app1);
+        out
+    }
+
+    #[test]
+    fn event_time_is_exif_else_arrival_never_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let kind = ModelKind::Deimv2 { size: 32 };
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000); // 2001
+        let arrived = 1_800_000_000_123; // 2027
+        let plain = dir.path().join("plain.jpg");
+        let tagged = dir.path().join("tagged.jpg");
+        std::fs::write(&plain, jpeg(None)).unwrap();
+        std::fs::write(&tagged, jpeg(Some("2024:05:06 07:08:09"))).unwrap();
+        for p in [&plain, &tagged] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let img = prepare_at(&plain, kind, ImageLimits::default(), arrived).unwrap();
+        assert_eq!((img.captured_ms, img.from_exif), (arrived, false));
+        let img = prepare_with(&plain, kind, ImageLimits::default(), &Clock::fixed(7)).unwrap();
+        assert_eq!(img.captured_ms, 7);
+        let img = prepare_at(&tagged, kind, ImageLimits::default(), arrived).unwrap();
+        // 2024-05-06 07:08:09 UTC
+        let want = (days_from_civil(2024, 5, 6) * 86_400 + 7 * 3600 + 8 * 60 + 9) * 1000;
+        assert_eq!(want, 1_714_979_289_000);
+        assert_eq!((img.captured_ms, img.from_exif), (want, true));
+        assert_eq!((img.width, img.height), (16, 8));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! `ort` crate's `load-dynamic` mode) finds objects in every photo of a directory, and with
 //! `watch` in every photo that arrives later. Each detection scoring at least the threshold
 //! becomes one [`aisle_events::ShoppingCartObject`] keyed by its item name (COCO label after the
-//! [`LabelMap`]), timestamped with the capture time (EXIF DateTimeOriginal, else mtime). Each
-//! image is processed exactly once, also across crashes: its records and a processed marker in
+//! [`LabelMap`]), timestamped with the capture time: EXIF DateTimeOriginal, else the time the camera saw the
+//! file (its arrival, from the injected [`Clock`]; never the file's mtime, which says when the
+//! file was copied, not when the cart was photographed). Each image is processed exactly once, also across crashes: its records and a processed marker in
 //! the compacted `_aisle_camera_offsets` topic commit in one transaction ([`offsets`]). Bad files
 //! (empty, truncated, corrupt, not images, too large) and unreadable directories become dead
 //! letters in `shopping_cart_objects.dlq` and the camera goes on. Without a model,
@@ -30,13 +31,15 @@
 //! * `decode.rs`: reading, checking and decoding a photo; capture time; the input tensor.
 //! * `resample.rs`: Pillow-exact bilinear resize (the reference pre-processing).
 //! * `model.rs`: [`Detector`] (the ONNX Runtime session), DEIMv2 and YOLOX output decoding.
-//! * `source.rs`: directory listing and file-system notifications.
+//! * `clock.rs`: [`Clock`], the injected source of arrival times.
+//! * `source.rs`: directory listing and file-system notifications; stamps each file's arrival.
 //! * `offsets.rs`: the processed-images topic.
 //! * `run.rs`: the pipeline (decode threads, detector thread, transactions); dead letters.
 //! * `simulate.rs`: the simulator.
 //! * `fetch.rs`: published model releases, download and sha256 check.
 //! * `error.rs`: [`CameraError`].
 
+pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod error;
@@ -52,6 +55,7 @@ pub mod source;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use clock::Clock;
 pub use config::CameraConfig;
 pub use error::{CameraError, Result};
 pub use labels::LabelMap;

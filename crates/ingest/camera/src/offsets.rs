@@ -2,10 +2,16 @@
 //!
 //! Topic `_aisle_camera_offsets` (compacted, one partition): one record per finished image, key
 //! `<camera id>/<path relative to the image directory>`, value a small JSON note (detections,
-//! or the dead-letter reason). The marker is written in the **same transaction** as the image's
+//! the event time used, `captured_ms`, and where it came from, `time`: `exif` or `arrival`; or
+//! the dead-letter reason). The marker is written in the **same transaction** as the image's
 //! detections (or its dead letter), so after any crash either both are in the log or neither is:
 //! a restart reads the committed markers of its camera and skips exactly those images. Compaction
 //! keeps one record per image, so the set survives retention.
+//!
+//! The arrival time (event time of a photo without EXIF) is stamped when the camera sees the
+//! file, so it is only as stable as this marker: a committed image is skipped before it is read
+//! and keeps the time it was sent with; an image seen but not committed before a crash is done
+//! again on restart, with the new arrival time (nothing of the first attempt is in the log).
 
 use std::collections::HashSet;
 use std::time::Duration;

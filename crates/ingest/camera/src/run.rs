@@ -5,6 +5,12 @@
 //! runs one prepared image after another, so decoding the next images overlaps inference. The
 //! async side collects outcomes and writes them in transactions: per image, its detections (or
 //! its dead letter) and its processed marker (see [`crate::offsets`]) commit together.
+//!
+//! Event time: each file is stamped with [`RunOptions::clock`]'s now when the listing or the
+//! watcher sees it; a detection's timestamp is the photo's EXIF DateTimeOriginal, else that
+//! arrival time (not the file's mtime). An image whose marker is committed is skipped before it
+//! is read, so a restart never re-stamps or re-sends it; an image that was seen but not committed
+//! before a crash is processed again on restart and gets the new arrival time.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -18,7 +24,8 @@ use aisle_log::{Log, ProduceRecord, ProducerConfig, TopicSpec};
 use rayon::prelude::*;
 use tokio::sync::mpsc as amp;
 
-use crate::decode::{ImageLimits, prepare};
+use crate::clock::Clock;
+use crate::decode::{ImageLimits, prepare_at};
 use crate::error::{CameraError, Result};
 use crate::labels::LabelMap;
 use crate::model::{Detection, Detector, one_label_per_box};
@@ -57,6 +64,9 @@ pub struct RunOptions {
     pub batch: usize,
     /// Stop after this many images (tests and "process N then stop").
     pub max_images: Option<u64>,
+    /// Where arrival times come from (the event time of photos without EXIF capture time);
+    /// the system clock by default.
+    pub clock: Clock,
 }
 
 impl RunOptions {
@@ -75,6 +85,7 @@ impl RunOptions {
             limits: ImageLimits::default(),
             batch: 16,
             max_images: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -97,6 +108,7 @@ enum Outcome {
         rel: String,
         file_name: String,
         captured_ms: i64,
+        from_exif: bool,
         dets: Vec<Detection>,
         started: Instant,
     },
@@ -137,7 +149,7 @@ pub async fn run(
 
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
     let _watcher = if opts.watch {
-        match source::watch(&opts.images, jobs_tx.clone()) {
+        match source::watch(&opts.images, jobs_tx.clone(), opts.clock.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 // The scan below dead-letters an unreadable directory; without a watcher the
@@ -153,8 +165,8 @@ pub async fn run(
     } else {
         None
     };
-    let root = opts.images.clone();
-    std::thread::spawn(move || source::scan(&root, &jobs_tx));
+    let (root, clock) = (opts.images.clone(), opts.clock.clone());
+    std::thread::spawn(move || source::scan(&root, &jobs_tx, &clock));
 
     let (out_tx, mut out_rx) = amp::channel::<Outcome>(opts.batch.max(1) * 2);
     let already_done = spawn_pipeline(detector, &opts, done, jobs_rx, out_tx);
@@ -231,9 +243,11 @@ fn spawn_pipeline(
             let mut images = Vec::new();
             for job in batch {
                 match job {
-                    Job::Image { path, rel } => {
+                    Job::Image { path, rel, seen_ms } => {
+                        // Committed (or already seen in this run): skipped before it is read,
+                        // so it is neither re-stamped nor re-sent.
                         if seen.insert(rel.clone()) {
-                            images.push((path, rel));
+                            images.push((path, rel, seen_ms));
                         } else {
                             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
@@ -252,9 +266,9 @@ fn spawn_pipeline(
             }
             let prepared: Vec<_> = images
                 .into_par_iter()
-                .map(|(path, rel)| {
+                .map(|(path, rel, seen_ms)| {
                     let started = Instant::now();
-                    (rel, started, prepare(&path, kind, limits))
+                    (rel, started, prepare_at(&path, kind, limits, seen_ms))
                 })
                 .collect();
             for p in prepared {
@@ -278,6 +292,7 @@ fn spawn_pipeline(
                             .unwrap_or_else(|| rel.clone()),
                         rel,
                         captured_ms: img.captured_ms,
+                        from_exif: img.from_exif,
                         dets: one_label_per_box(dets),
                         started,
                     },
@@ -324,6 +339,7 @@ async fn commit(
                 rel,
                 file_name,
                 captured_ms,
+                from_exif,
                 dets,
                 started,
             } => {
@@ -337,8 +353,10 @@ async fn commit(
                     )?);
                 }
                 dets_n += dets.len() as u64;
-                let note =
-                    serde_json::json!({ "detections": dets.len(), "captured_ms": captured_ms });
+                let time = if from_exif { "exif" } else { "arrival" };
+                let note = serde_json::json!({
+                    "detections": dets.len(), "captured_ms": captured_ms, "time": time,
+                });
                 records.push(offsets::marker(
                     &opts.offsets_topic,
                     &opts.camera_id,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use aisle_camera::decode::{ImageLimits, prepare};
+use aisle_camera::decode::{ImageLimits, prepare_at};
 use aisle_camera::model::{Detector, RuntimeOptions};
 
 /// The ONNX Runtime library for tests, or `None` (skip) unless AISLE_REQUIRE_ORT=1.
@@ -63,10 +63,11 @@ fn detections_match_onnxruntime_reference() {
         let mut det = Detector::load(&dir.join(model), &rt).unwrap();
         let threshold = spec["score_threshold"].as_f64().unwrap() as f32;
         for (image, want) in spec["detections"].as_object().unwrap() {
-            let img = prepare(
+            let img = prepare_at(
                 &dir.join("images").join(image),
                 det.kind(),
                 ImageLimits::default(),
+                0,
             )
             .unwrap();
             let got = det.detect(&img, threshold).unwrap();
