@@ -232,6 +232,9 @@ fn selection_tables(
         .into_iter()
         .map(|p| Box::new(p) as Box<dyn Model>)
         .collect();
+    for t in selection::reconciled() {
+        ms.push(Box::new(t));
+    }
     ms.push(Box::new(models::PerSeries::new(
         "sNaive",
         |y: &[f64], h: usize| models::baselines::seasonal_naive(y, h, 7),

@@ -5,7 +5,8 @@
 //! * [`wrmsse::Wrmsse`]: the M5 accuracy measure (12 levels, scales from each series' first
 //!   non-zero day, dollar-sales weights), with [`wrmsse::Score`] per level;
 //! * [`models::Model`]: the M5 baselines ([`models::baselines`]: Naive, sNaive, MA, SES, Croston,
-//!   TSB) and the pooled multiplicative model [`models::pooled::Pooled`];
+//!   TSB), the pooled multiplicative model [`models::pooled::Pooled`] and its middle-out
+//!   reconciliation [`models::topdown::TopDown`];
 //! * [`scales::ScaleSource`]: full-history WRMSSE scales for backtests;
 //!   [`rolling::rolling`]: 28-day-horizon backtests over series with a full daily history;
 //! * [`backtest::backtest`]: forecast held-back days of the data you have and score them;

@@ -107,6 +107,27 @@ impl Monthly {
         }
     }
 
+    /// Monthly totals of aggregates: each `(new id, member ids)` sums its members (missing
+    /// members count 0). Month coverage is this one's.
+    pub fn aggregated(&self, groups: &[(String, Vec<String>)]) -> Self {
+        let n = self.days_in.len();
+        let by_series = groups
+            .iter()
+            .map(|(id, members)| {
+                let mut tot = vec![0.0f32; n];
+                for row in members.iter().filter_map(|m| self.by_series.get(m)) {
+                    tot.iter_mut().zip(row).for_each(|(t, v)| *t += v);
+                }
+                (id.clone(), tot)
+            })
+            .collect();
+        Self {
+            months: self.months.clone(),
+            days_in: self.days_in.clone(),
+            by_series,
+        }
+    }
+
     /// The months covered, `YYYY-MM`, in calendar order.
     pub fn months(&self) -> Vec<String> {
         let mut m: Vec<(usize, String)> =

@@ -19,6 +19,7 @@ use crate::dataset::Inputs;
 use crate::error::Result;
 use crate::models::Model;
 use crate::models::pooled::Pooled;
+use crate::models::topdown::{Middle, TopDown};
 use crate::scales::ScaleSource;
 use crate::wspl::{self, QuantileModel};
 
@@ -134,6 +135,16 @@ pub fn candidates() -> Vec<Pooled> {
         }
     }
     out
+}
+
+/// The middle-out variants of the previous default ([`crate::models::topdown`]).
+pub fn reconciled() -> Vec<TopDown> {
+    [Middle::Store, Middle::StoreCat]
+        .map(|middle| TopDown {
+            inner: PREVIOUS_DEFAULT,
+            middle,
+        })
+        .to_vec()
 }
 
 /// Backtests every model at every split of [`SPLITS`] and collects the scores.

@@ -5,6 +5,7 @@ pub mod baselines;
 pub mod pooled;
 pub mod price;
 mod profile;
+pub mod topdown;
 pub mod yearly;
 
 use crate::data::{Calendar, Prices, SeriesMeta};
