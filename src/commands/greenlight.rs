@@ -19,10 +19,18 @@ pub struct GreenlightArgs {
     /// How long after its end a window still accepts records, event time [default 10000].
     #[arg(long, value_name = "MS")]
     pub grace_ms: Option<u64>,
-    /// Close a store's open windows after it has been quiet this long, wall clock; 0 never
-    /// [default 30000].
+    /// After this long with no cart object (wall clock), close the windows whose end + grace
+    /// has passed on the wall clock (the current window stays open); 0 never [default 30000].
     #[arg(long, value_name = "MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// An input partition silent this long (wall clock) stops holding back the stream time,
+    /// which is the minimum over input partitions; keep it above a failover [default 30000].
+    #[arg(long, value_name = "MS")]
+    pub max_idle_ms: Option<u64>,
+    /// Longest wait for the inventory table to be read to its end or past a cart object's
+    /// event time before joining it [default 2000].
+    #[arg(long, value_name = "MS")]
+    pub table_wait_ms: Option<u64>,
     /// Store for cart objects without store_id (e.g. from the 2019 producers) [default "store"].
     #[arg(long, value_name = "ID")]
     pub default_store: Option<String>,
@@ -68,6 +76,8 @@ impl GreenlightArgs {
             window_ms,
             grace_ms,
             idle_timeout_ms,
+            max_idle_ms,
+            table_wait_ms,
             default_store,
             min_count,
             input,

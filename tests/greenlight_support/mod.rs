@@ -356,7 +356,8 @@ pub async fn read_outputs(log: &Arc<dyn Log>, names: &Names) -> Outputs {
             "window_start": h("aisle.late.window_start").parse::<i64>().unwrap() - base(),
             "window_end": h("aisle.late.window_end").parse::<i64>().unwrap() - base(),
         }));
-        assert!(!h("aisle.late.reason").is_empty());
+        assert!(!h("aisle.dlq.reason").is_empty());
+        assert_eq!(h("aisle.dlq.kind"), "late");
     }
     out.sort();
     out

@@ -29,9 +29,19 @@ pub struct GreenlightConfig {
     pub advance_ms: Option<u64>,
     /// How long after its end (in event time) a window still accepts records, ms.
     pub grace_ms: u64,
-    /// A store with no new records for this long (wall clock, ms) has its open windows closed and
-    /// emitted; later records for them go to the late topic. 0 disables.
+    /// With no cart object for this long (wall clock, ms), and no input partition holding the
+    /// stream time back, windows whose end + grace has passed on the wall clock are closed and
+    /// emitted (never earlier: the current window stays open); later records for them go to the
+    /// late topic. 0 disables.
     pub idle_timeout_ms: u64,
+    /// An input partition with no data and no progress report for this long (wall clock, ms)
+    /// stops holding the stream time back (Kafka Streams' `max.task.idle.ms`). Partitions read to
+    /// their end never hold it back. Longer than a failover (session timeout + restore), so a
+    /// dead instance's partitions are waited for and scale-out gives the single-instance output.
+    pub max_idle_ms: u64,
+    /// Longest wait (ms) for the inventory table to be read to its end or past a cart object's
+    /// event time before joining it (logged when it expires).
+    pub table_wait_ms: u64,
     /// Store of cart objects without `store_id` (e.g. from the original producers).
     pub default_store: String,
     /// The rule for the special: the winner must have been carted at least this often.
@@ -69,6 +79,8 @@ impl Default for GreenlightConfig {
             advance_ms: None,
             grace_ms: 10_000,
             idle_timeout_ms: 30_000,
+            max_idle_ms: 30_000,
+            table_wait_ms: 2_000,
             default_store: "store".into(),
             min_count: 1,
             require_stock: true,

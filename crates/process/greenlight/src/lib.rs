@@ -41,14 +41,22 @@ mod config;
 mod processor;
 pub mod special;
 pub mod window_state;
+mod windows;
 
 pub use config::GreenlightConfig;
-pub use processor::{Greenlight, Topics};
+pub use processor::{Greenlight, Timing, Topics};
+pub use windows::{Outputs, WindowTask};
+
+/// Component name in metrics and logs.
+const COMPONENT: &str = "greenlight";
 
 use aisle_events::{Inventory, schemas, topics};
 use aisle_log::{CleanupPolicy, Log, LogError, TopicSpec};
 use aisle_registry::SchemaRegistry;
-use aisle_streams::{StreamsError, TableFeed, TaskConfig, TaskStats, VersionedTable, WindowSpec};
+use aisle_streams::{
+    SharedClock, StreamsError, TableFeed, TableJoin, TaskConfig, TaskStats, VersionedTable,
+    WindowSpec,
+};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -69,11 +77,11 @@ pub enum GreenlightError {
 }
 
 /// Creates the topics the processor writes (if missing) and returns the repartition/changelog
-/// partition count and whether the input has a single partition.
+/// partition count and the input's.
 async fn prepare_topics(
     log: &dyn Log,
     cfg: &GreenlightConfig,
-) -> Result<(i32, bool), GreenlightError> {
+) -> Result<(i32, i32), GreenlightError> {
     let input = match log.describe_topic(&cfg.input).await {
         Ok(info) => info,
         Err(LogError::UnknownTopic(_)) => {
@@ -121,7 +129,7 @@ async fn prepare_topics(
             rep.name, rep.partitions, cl.name, cl.partitions
         )));
     }
-    Ok((rep.partitions, input.partitions == 1))
+    Ok((rep.partitions, input.partitions))
 }
 
 fn decode_inventory(
@@ -174,12 +182,25 @@ pub async fn run(
     cfg: GreenlightConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<TaskStats, GreenlightError> {
+    run_with_clock(log, registry, cfg, aisle_streams::clock::system(), shutdown).await
+}
+
+/// [`run`] with the clock every wall-clock decision reads (idle close, silent partitions, the
+/// join's wait for its table): [`aisle_streams::TokioClock`] under paused time in tests.
+pub async fn run_with_clock(
+    log: Arc<dyn Log>,
+    registry: Arc<dyn SchemaRegistry>,
+    cfg: GreenlightConfig,
+    clock: SharedClock,
+    shutdown: impl Future<Output = ()>,
+) -> Result<TaskStats, GreenlightError> {
     cfg.validate().map_err(GreenlightError::Config)?;
     let spec = match cfg.advance_ms {
         Some(a) => WindowSpec::hopping(cfg.window_ms as i64, a as i64, cfg.grace_ms as i64),
         None => WindowSpec::tumbling(cfg.window_ms as i64, cfg.grace_ms as i64),
     }?;
-    let (partitions, single_input) = prepare_topics(&*log, &cfg).await?;
+    let (partitions, input_partitions) = prepare_topics(&*log, &cfg).await?;
+    let single_input = input_partitions == 1;
     // With one input partition every store's records are already together: no repartition hop
     // (state then lives in changelog partition 0, as in the repartitioned layout with one
     // partition, so switching is only possible on a fresh application id).
@@ -200,33 +221,49 @@ pub async fn run(
     let feed = TableFeed::restore(
         &*log,
         &cfg.inventory,
-        "greenlight",
+        COMPONENT,
         decode_inventory(registry.clone()),
         &mut table,
+        &clock,
     )
     .await?;
+    let table = TableJoin::new(
+        table,
+        feed,
+        Duration::from_millis(cfg.table_wait_ms),
+        clock.clone(),
+        COMPONENT,
+    );
     let topics = Topics {
         input: cfg.input.clone(),
+        input_partitions,
         repartition: cfg.repartition_topic(),
+        repartition_partitions: partitions,
         changelog: cfg.changelog_topic(),
-        windowed_items: cfg.windowed_items.clone(),
-        specials: cfg.specials.clone(),
-        late: cfg.late_topic(),
         dlq: cfg.dlq_topic(),
-        windowed_item_id,
-        special_id,
+        outputs: Outputs {
+            windowed_items: cfg.windowed_items.clone(),
+            specials: cfg.specials.clone(),
+            late: cfg.late_topic(),
+            windowed_item_id,
+            special_id,
+        },
+    };
+    let timing = Timing {
+        spec,
+        idle: (cfg.idle_timeout_ms > 0).then(|| Duration::from_millis(cfg.idle_timeout_ms)),
+        max_idle: Duration::from_millis(cfg.max_idle_ms),
+        clock: clock.clone(),
     };
     let mut processor = Greenlight::new(
         topics,
-        spec,
+        timing,
         special::Rule {
             min_count: cfg.min_count,
             require_stock: cfg.require_stock,
         },
         cfg.default_store.clone(),
-        (cfg.idle_timeout_ms > 0).then(|| Duration::from_millis(cfg.idle_timeout_ms)),
         table,
-        feed,
         codec::Decoder::new(registry),
     )
     .direct(direct);
@@ -270,6 +307,7 @@ pub async fn run(
         retry_backoff: Duration::from_secs(1),
         commit_interval: Duration::from_millis(cfg.commit_interval_ms),
         max_batch: 250_000,
+        clock,
     };
     tracing::info!(
         runtime = log.runtime(),

@@ -1,77 +1,76 @@
-//! [`Greenlight`]: the [`aisle_streams::Processor`] of the Green Light Special.
+//! [`Greenlight`]: the Green Light Special as a composition of `aisle-streams` operators.
 //!
-//! Two stages in one task, both exactly-once through the same transaction loop:
-//! 1. **join** (input partitions): each cart object is decoded (any registered writer schema),
-//!    joined with the inventory table as of its event time, and forwarded to the internal
-//!    repartition topic keyed by store — the original bytes as value, the join result in a
-//!    header. Bad records go to `<input>.dlq`.
-//! 2. **windows** (repartition partitions, so all of a store's records meet in one task): per
-//!    store, event-time windows count items; a window closes when the store's stream time passes
-//!    end + grace, or when the store has been quiet for the idle timeout (wall clock). Closing
-//!    emits one `WindowedItem` per item and the window's `GreenLightSpecial`. Records for closed
-//!    windows go to `<input>.late` with the windows they missed.
-//!
-//! With a single input partition the two stages run back to back on each record ("direct"
-//! mode): a store's records are already together, so the repartition hop would only cost.
+//! 1. **join** (input partitions): decode ([`Decoder`]; bad records to the dead-letter topic,
+//!    [`aisle_streams::side`]), then join with the inventory at event time
+//!    ([`TableJoin::catch_up`] first: the table is read to its end or past the record's time).
+//! 2. **repartition by store** (skipped with one input partition, "direct" mode): the original
+//!    bytes as value, the join result in a header, keyed by store; every turn the join stage
+//!    also reports each input partition's time to every repartition partition ([`Progress`]).
+//! 3. **windowed aggregate** ([`WindowTask`]): counts per store and window, closed on the
+//!    stream time (minimum over input partitions) or, when the input is idle, the wall clock;
+//!    late records to the late topic.
 
-use crate::codec::{self, DecodeError, Decoder};
-use crate::special::{self, Rule};
-use crate::window_state::{
-    Entry, JOIN_HEADER, Joined, StoreMeta, WindowAgg, store_key, store_of_key, window_key,
-    window_prefix,
-};
-use aisle_events::{Inventory, ShoppingCartObject, WindowedItem};
+use crate::codec::{DecodeError, Decoder};
+use crate::special::Rule;
+use crate::window_state::{JOIN_HEADER, Joined, PROGRESS_HEADER, Progress};
+use crate::windows::{Outputs, WindowTask};
+use aisle_events::{Inventory, ShoppingCartObject};
 use aisle_log::{Log, ProduceRecord, Record, TopicPartition};
 use aisle_streams::{
-    ChangelogStore, Processor, Result, StreamsError, TableFeed, VersionedTable, Window, WindowSpec,
+    ChangelogStore, Processor, Result, SharedClock, StreamsError, TableJoin, Turn, WindowSpec, side,
 };
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-const COMPONENT: &str = "greenlight";
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Topic names and schema ids the processor writes with.
 #[derive(Clone, Debug)]
 pub struct Topics {
     /// Cart objects.
     pub input: String,
+    /// Partitions of the input topic (each is a watermark source).
+    pub input_partitions: i32,
     /// Joined cart objects by store (internal).
     pub repartition: String,
+    /// Partitions of the repartition topic.
+    pub repartition_partitions: i32,
     /// Window state (internal, compacted).
     pub changelog: String,
-    /// Per-item window counts.
-    pub windowed_items: String,
-    /// Specials.
-    pub specials: String,
-    /// Late records.
-    pub late: String,
     /// Unreadable cart objects.
     pub dlq: String,
-    /// Schema id of `WindowedItem` values.
-    pub windowed_item_id: u32,
-    /// Schema id of `GreenLightSpecial` values.
-    pub special_id: u32,
+    /// Where closed windows and late records go.
+    pub outputs: Outputs,
 }
 
-/// One repartition partition's state.
-struct Task {
-    store: ChangelogStore<Entry>,
-    /// Wall-clock time of each store's last record (for idle close).
-    last_seen: HashMap<String, Instant>,
+/// Time settings of the processor.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// The windows.
+    pub spec: WindowSpec,
+    /// With no cart object for this long, windows close on the wall clock (`None`: never).
+    pub idle: Option<Duration>,
+    /// An input partition silent for this long stops holding the stream time back.
+    pub max_idle: Duration,
+    /// Where time is read.
+    pub clock: SharedClock,
 }
 
 /// The processor. Build it with [`crate::run`] (or [`Greenlight::new`] for a custom loop).
 pub struct Greenlight {
     topics: Topics,
-    spec: WindowSpec,
+    timing: Timing,
     rule: Rule,
     default_store: String,
-    idle: Option<Duration>,
-    table: VersionedTable<Inventory>,
-    feed: TableFeed<Inventory>,
+    table: TableJoin<Inventory>,
     carts: Decoder<ShoppingCartObject>,
-    tasks: HashMap<i32, Task>,
+    tasks: HashMap<i32, WindowTask>,
+    /// The join stage's partition time of each assigned input partition.
+    partition_time: HashMap<i32, i64>,
+    /// When each input partition's progress was last reported, and whether it was caught up.
+    reported: HashMap<i32, (Instant, bool)>,
+    /// Input partitions with records in the current turn.
+    touched: BTreeSet<i32>,
     /// One input partition: a store's records are all in it already, so windows are counted
     /// right after the join, without the repartition hop.
     direct: bool,
@@ -81,36 +80,40 @@ impl std::fmt::Debug for Greenlight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Greenlight")
             .field("topics", &self.topics)
-            .field("spec", &self.spec)
+            .field("timing", &self.timing)
             .finish()
     }
 }
 
 impl Greenlight {
-    /// A processor over a restored table feed.
-    #[allow(clippy::too_many_arguments)]
+    /// A processor over a restored table join.
     pub fn new(
         topics: Topics,
-        spec: WindowSpec,
+        timing: Timing,
         rule: Rule,
         default_store: String,
-        idle: Option<Duration>,
-        table: VersionedTable<Inventory>,
-        feed: TableFeed<Inventory>,
+        table: TableJoin<Inventory>,
         carts: Decoder<ShoppingCartObject>,
     ) -> Self {
         Greenlight {
             topics,
-            spec,
+            timing,
             rule,
             default_store,
-            idle,
             table,
-            feed,
             carts,
             tasks: HashMap::new(),
+            partition_time: HashMap::new(),
+            reported: HashMap::new(),
+            touched: BTreeSet::new(),
             direct: false,
         }
+    }
+
+    /// Direct mode (see the field); only correct with a single input partition.
+    pub fn direct(mut self, direct: bool) -> Self {
+        self.direct = direct;
+        self
     }
 
     /// The topic whose partitions own window state: the input itself in direct mode.
@@ -122,45 +125,36 @@ impl Greenlight {
         }
     }
 
-    /// Direct mode (see the field); only correct with a single input partition.
-    pub fn direct(mut self, direct: bool) -> Self {
-        self.direct = direct;
-        self
-    }
-
-    fn dlq(&self, rec: &Record, reason: &str, out: &mut Vec<ProduceRecord>) {
-        tracing::warn!(topic = %rec.topic, partition = rec.partition, offset = rec.offset, %reason, "cart object to the dead-letter topic");
-        metrics::counter!("aisle_dlq_total", "component" => COMPONENT, "topic" => self.topics.dlq.clone()).increment(1);
-        let mut r = ProduceRecord::new(self.topics.dlq.clone())
-            .timestamp(rec.timestamp)
-            .header("aisle.dlq.reason", reason.as_bytes().to_vec())
-            .header(
-                "aisle.dlq.source",
-                format!("{}/{}@{}", rec.topic, rec.partition, rec.offset).into_bytes(),
-            );
-        r.key = rec.key.clone();
-        r.value = rec.value.clone();
-        out.push(r);
+    fn source(&self, partition: i32) -> String {
+        format!("{}/{partition}", self.topics.input)
     }
 
     /// Stage 1: decode and join (`None`: the record went to the dead-letter topic).
     async fn join(&mut self, rec: &Record, out: &mut Vec<ProduceRecord>) -> Result<Option<Joined>> {
+        let dlq = |out: &mut Vec<ProduceRecord>, reason: &str| {
+            out.push(side::dead_letter(
+                crate::COMPONENT,
+                &self.topics.dlq,
+                rec,
+                reason,
+            ));
+        };
         let Some(value) = &rec.value else {
-            self.dlq(rec, "tombstone: a cart object needs a value", out);
+            dlq(out, "tombstone: a cart object needs a value");
             return Ok(None);
         };
         self.carts.prepare(value).await?;
         let obj = match self.carts.decode(value) {
             Ok(o) => o,
             Err(DecodeError::Bad(reason)) => {
-                self.dlq(rec, &reason, out);
+                dlq(out, &reason);
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
         };
         let item = obj.class_name.trim();
         if item.is_empty() {
-            self.dlq(rec, "class_name is empty", out);
+            dlq(out, "class_name is empty");
             return Ok(None);
         }
         let store = obj
@@ -170,6 +164,12 @@ impl Greenlight {
             .filter(|s| !s.is_empty())
             .unwrap_or(&self.default_store)
             .to_owned();
+        let pt = self.partition_time.entry(rec.partition).or_insert(i64::MIN);
+        *pt = (*pt).max(obj.timestamp);
+        let partition_time = *pt;
+        self.touched.insert(rec.partition);
+        // Table before stream: the row in force at the record's time must have been read.
+        self.table.catch_up(obj.timestamp).await?;
         let row = self.table.get_at(item, obj.timestamp);
         Ok(Some(Joined {
             store,
@@ -178,20 +178,15 @@ impl Greenlight {
             matched: row.is_some(),
             upsell: row.and_then(|r| r.upsell_item.clone()),
             stock: row.and_then(|r| r.count),
-            // Filled in when forwarding; in direct mode the late record takes it from `rec`.
-            source: String::new(),
+            source: side::source_of(rec),
+            partition: format!("{}/{}", rec.topic, rec.partition),
+            partition_time,
         }))
     }
 
-    /// Sends a joined cart object to the repartition topic, keyed by store.
-    fn forward(
-        &self,
-        rec: &Record,
-        joined: &mut Joined,
-        out: &mut Vec<ProduceRecord>,
-    ) -> Result<()> {
-        joined.source = format!("{}/{}@{}", rec.topic, rec.partition, rec.offset);
-        let header = serde_json::to_vec(&*joined)
+    /// Stage 2: to the repartition topic, keyed by store.
+    fn forward(&self, rec: &Record, joined: &Joined, out: &mut Vec<ProduceRecord>) -> Result<()> {
+        let header = serde_json::to_vec(joined)
             .map_err(|e| StreamsError::Processor(format!("encoding the join header: {e}")))?;
         let mut r = ProduceRecord::new(self.topics.repartition.clone())
             .key(joined.store.clone().into_bytes())
@@ -202,206 +197,94 @@ impl Greenlight {
         Ok(())
     }
 
-    /// Stage 2: count in the store's windows, close the windows the stream time passed.
+    /// Stage 3: into the windows of state partition `partition`.
     fn aggregate(
         &mut self,
+        partition: i32,
         rec: &Record,
-        joined: Joined,
+        joined: &Joined,
         now: Instant,
         out: &mut Vec<ProduceRecord>,
     ) -> Result<()> {
-        let spec = self.spec;
-        let Some(task) = self.tasks.get_mut(&rec.partition) else {
+        let Some(task) = self.tasks.get_mut(&partition) else {
             return Err(StreamsError::Processor(format!(
                 "record of {}/{} arrived before its state was restored",
                 rec.topic, rec.partition
             )));
         };
-        let skey = store_key(&joined.store);
-        let mut meta = match task.store.get(&skey) {
-            Some(Entry::Store(m)) => *m,
-            _ => StoreMeta::default(),
-        };
-        let previous = meta.stream_time;
-        meta.stream_time = meta.stream_time.max(joined.ts);
-        // Every due window is closed as soon as it is due, so new ones can only be due when
-        // the stream time passes a window's close time: no scan of the store otherwise.
-        let may_close = spec.closes_between(previous, meta.stream_time);
-        let mut missed = Vec::new();
-        for w in spec.windows_of(joined.ts) {
-            if spec.is_closed(&w, meta.stream_time) || w.end <= meta.closed_through {
-                missed.push(w);
-                continue;
-            }
-            let entry = task.store.entry(&window_key(&joined.store, w.start), || {
-                Entry::Window(WindowAgg::new(w.start, w.end))
-            });
-            if let Entry::Window(agg) = entry {
-                agg.add(&joined);
-            }
-        }
-        task.store.put(&skey, Entry::Store(meta));
-        match task.last_seen.get_mut(&joined.store) {
-            Some(t) => *t = now,
-            None => {
-                task.last_seen.insert(joined.store.clone(), now);
-            }
-        }
-        if !missed.is_empty() {
-            out.push(late_record(
-                &self.topics.late,
-                rec,
-                &joined,
-                &missed,
-                &meta,
-                spec,
-            ));
-        }
-        if may_close {
-            let due = open_windows(&task.store, &joined.store)
-                .into_iter()
-                .filter(|w| spec.is_closed(w, meta.stream_time))
-                .collect::<Vec<_>>();
-            for w in due {
-                self.close(rec.partition, &joined.store, w, out)?;
-            }
-        }
+        let spec = self.timing.spec;
+        task.add(spec, rec, joined, now, &self.topics.outputs.late, out);
+        task.advance(spec, self.rule, now, &self.table, &self.topics.outputs, out)?;
         Ok(())
     }
 
-    /// Removes a window from the state and emits its results.
-    fn close(
+    /// A progress report reached state partition `partition`.
+    fn progress(&mut self, partition: i32, p: &Progress, now: Instant) {
+        if let Some(task) = self.tasks.get_mut(&partition) {
+            task.wm.report(&p.source, p.time, p.caught_up, now);
+            task.touch();
+        }
+    }
+
+    /// The join stage's progress reports for this turn: each assigned input partition that had
+    /// records, changed its caught-up state, or was last reported a third of `max_idle` ago.
+    fn report_progress(
         &mut self,
-        partition: i32,
-        store: &str,
-        w: Window,
+        turn: Turn<'_>,
+        now: Instant,
         out: &mut Vec<ProduceRecord>,
     ) -> Result<()> {
-        let Some(task) = self.tasks.get_mut(&partition) else {
-            return Ok(());
-        };
-        let Some(Entry::Window(agg)) = task.store.delete(&window_key(store, w.start)) else {
-            return Ok(());
-        };
-        for (item, ia) in &agg.items {
-            let wi = WindowedItem {
-                store_id: store.to_owned(),
-                window_start: agg.start,
-                window_end: agg.end,
-                item: item.clone(),
-                count: ia.count,
-                matched: ia.matched > 0,
-                upsell_item: ia.upsell.clone(),
-                stock: ia.stock,
+        let heartbeat = self.timing.max_idle / 3;
+        let inputs: Vec<i32> = turn
+            .assigned
+            .iter()
+            .filter(|tp| tp.topic == self.topics.input)
+            .map(|tp| tp.partition)
+            .collect();
+        for p in inputs {
+            let due = match self.reported.get(&p) {
+                None => true,
+                Some((at, caught_up)) => {
+                    self.touched.contains(&p)
+                        || *caught_up != turn.caught_up
+                        || now.duration_since(*at) >= heartbeat
+                }
             };
-            out.push(
-                ProduceRecord::new(self.topics.windowed_items.clone())
-                    .key(wi.key().into_bytes())
-                    .value(codec::encode(self.topics.windowed_item_id, &wi)?)
-                    .timestamp(agg.end),
-            );
-        }
-        let table = &self.table;
-        let at = agg.end - 1;
-        match special::pick(store, &agg, self.rule, |u| {
-            table.get_at(u, at).map(|r| r.as_ref())
-        }) {
-            Some(s) => {
-                tracing::info!(store, window_start = s.window_start, item = %s.item, upsell = %s.upsell_item, count = s.count, "green light special");
+            if !due {
+                continue;
+            }
+            self.reported.insert(p, (now, turn.caught_up));
+            let report = Progress {
+                source: self.source(p),
+                time: self.partition_time.get(&p).copied().unwrap_or(i64::MIN),
+                caught_up: turn.caught_up,
+            };
+            if self.direct {
+                self.progress(p, &report, now);
+                continue;
+            }
+            let header = serde_json::to_vec(&report)
+                .map_err(|e| StreamsError::Processor(format!("encoding progress: {e}")))?;
+            for q in 0..self.topics.repartition_partitions {
                 out.push(
-                    ProduceRecord::new(self.topics.specials.clone())
-                        .key(s.store_id.clone().into_bytes())
-                        .value(codec::encode(self.topics.special_id, &s)?)
-                        .timestamp(agg.end),
+                    ProduceRecord::new(self.topics.repartition.clone())
+                        .partition(q)
+                        .header(PROGRESS_HEADER, header.clone()),
                 );
             }
-            None => {
-                tracing::info!(
-                    store,
-                    window_start = agg.start,
-                    items = agg.items.len(),
-                    "window closed without a special: no item qualified"
-                )
-            }
         }
+        self.touched.clear();
         Ok(())
     }
-}
-
-/// The store's open windows, oldest first.
-fn open_windows(store: &ChangelogStore<Entry>, name: &str) -> Vec<Window> {
-    let prefix = window_prefix(name);
-    let mut ws: Vec<Window> = store
-        .range_prefix(&prefix)
-        .filter_map(|(_, e)| match e {
-            Entry::Window(a) => Some(Window {
-                start: a.start,
-                end: a.end,
-            }),
-            Entry::Store(_) => None,
-        })
-        .collect();
-    ws.sort();
-    ws
-}
-
-fn late_record(
-    topic: &str,
-    rec: &Record,
-    j: &Joined,
-    missed: &[Window],
-    meta: &StoreMeta,
-    spec: WindowSpec,
-) -> ProduceRecord {
-    metrics::counter!("aisle_dlq_total", "component" => COMPONENT, "topic" => topic.to_owned())
-        .increment(1);
-    let first = missed[0];
-    let idle = missed.iter().all(|w| w.end <= meta.closed_through)
-        && !spec.is_closed(&first, meta.stream_time);
-    let reason = if idle {
-        format!(
-            "window [{}, {}) of store {} was closed early: the store was idle",
-            first.start, first.end, j.store
-        )
-    } else {
-        format!(
-            "event time {} is too late for window [{}, {}) of store {}: stream time {} passed its end + grace ({} ms)",
-            j.ts, first.start, first.end, j.store, meta.stream_time, spec.grace_ms
-        )
-    };
-    let windows: Vec<String> = missed
-        .iter()
-        .map(|w| format!("{}-{}", w.start, w.end))
-        .collect();
-    let source = if j.source.is_empty() {
-        format!("{}/{}@{}", rec.topic, rec.partition, rec.offset)
-    } else {
-        j.source.clone()
-    };
-    let mut r = ProduceRecord::new(topic)
-        .key(j.item.clone().into_bytes())
-        .timestamp(j.ts)
-        .header("aisle.late.reason", reason.into_bytes())
-        .header("aisle.late.store", j.store.clone().into_bytes())
-        .header(
-            "aisle.late.window_start",
-            first.start.to_string().into_bytes(),
-        )
-        .header("aisle.late.window_end", first.end.to_string().into_bytes())
-        .header("aisle.late.windows", windows.join(",").into_bytes())
-        .header(
-            "aisle.late.stream_time",
-            meta.stream_time.to_string().into_bytes(),
-        )
-        .header("aisle.late.source", source.into_bytes());
-    r.value = rec.value.clone();
-    r
 }
 
 #[async_trait]
 impl Processor for Greenlight {
     async fn assigned(&mut self, log: &dyn Log, partitions: &[TopicPartition]) -> Result<()> {
-        let now = Instant::now();
+        let now = self.timing.clock.now();
+        let sources: Vec<String> = (0..self.topics.input_partitions)
+            .map(|p| self.source(p))
+            .collect();
         for tp in partitions {
             if tp.topic != *self.state_topic() {
                 continue;
@@ -411,14 +294,8 @@ impl Processor for Greenlight {
                 TopicPartition::new(self.topics.changelog.clone(), tp.partition),
             )
             .await?;
-            // Restored stores with open windows count as just seen: the idle clock restarts.
-            let last_seen = store
-                .iter()
-                .filter_map(|(k, _)| store_of_key(k))
-                .filter(|s| !open_windows(&store, s).is_empty())
-                .map(|s| (s.to_owned(), now))
-                .collect();
-            self.tasks.insert(tp.partition, Task { store, last_seen });
+            let task = WindowTask::restore(store, sources.clone(), self.timing.max_idle, now);
+            self.tasks.insert(tp.partition, task);
         }
         Ok(())
     }
@@ -428,74 +305,77 @@ impl Processor for Greenlight {
             if tp.topic == *self.state_topic() {
                 self.tasks.remove(&tp.partition);
             }
+            if tp.topic == self.topics.input {
+                self.partition_time.remove(&tp.partition);
+                self.reported.remove(&tp.partition);
+            }
         }
     }
 
     async fn process(&mut self, records: &[Record], out: &mut Vec<ProduceRecord>) -> Result<()> {
-        self.feed.poll(&mut self.table, Duration::ZERO).await?;
-        let now = Instant::now();
+        self.table.refresh().await?;
         for rec in records {
+            let now = self.timing.clock.now();
             if rec.topic == self.topics.input {
-                if let Some(mut joined) = self.join(rec, out).await? {
+                if let Some(joined) = self.join(rec, out).await? {
                     if self.direct {
-                        self.aggregate(rec, joined, now, out)?;
+                        self.aggregate(rec.partition, rec, &joined, now, out)?;
                     } else {
-                        self.forward(rec, &mut joined, out)?;
+                        self.forward(rec, &joined, out)?;
                     }
                 }
             } else if rec.topic == self.topics.repartition {
+                if let Some(h) = rec.header(PROGRESS_HEADER) {
+                    match serde_json::from_slice::<Progress>(h) {
+                        Ok(p) => self.progress(rec.partition, &p, now),
+                        Err(e) => tracing::warn!(error = %e, "unreadable progress report skipped"),
+                    }
+                    continue;
+                }
+                let dlq = |out: &mut Vec<ProduceRecord>, reason: &str| {
+                    out.push(side::dead_letter(
+                        crate::COMPONENT,
+                        &self.topics.dlq,
+                        rec,
+                        reason,
+                    ));
+                };
                 match rec
                     .header(JOIN_HEADER)
                     .map(|h| serde_json::from_slice::<Joined>(h))
                 {
-                    Some(Ok(j)) => self.aggregate(rec, j, now, out)?,
-                    Some(Err(e)) => self.dlq(rec, &format!("bad {JOIN_HEADER} header: {e}"), out),
-                    None => self.dlq(rec, &format!("no {JOIN_HEADER} header"), out),
+                    Some(Ok(j)) => self.aggregate(rec.partition, rec, &j, now, out)?,
+                    Some(Err(e)) => dlq(out, &format!("bad {JOIN_HEADER} header: {e}")),
+                    None => dlq(out, &format!("no {JOIN_HEADER} header")),
                 }
             }
         }
         Ok(())
     }
 
-    async fn punctuate(&mut self, out: &mut Vec<ProduceRecord>) -> Result<()> {
-        let Some(idle) = self.idle else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let mut due = Vec::new();
-        for (p, task) in &mut self.tasks {
-            task.last_seen.retain(|store, seen| {
-                if now.duration_since(*seen) >= idle {
-                    due.push((*p, store.clone()));
-                    false
-                } else {
-                    true
-                }
-            });
-        }
-        due.sort();
-        for (p, store) in due {
+    async fn punctuate(&mut self, turn: Turn<'_>, out: &mut Vec<ProduceRecord>) -> Result<()> {
+        let now = self.timing.clock.now();
+        self.report_progress(turn, now, out)?;
+        let wall = self.timing.clock.wall_ms();
+        let mut parts: Vec<i32> = self.tasks.keys().copied().collect();
+        parts.sort_unstable();
+        for p in parts {
             let Some(task) = self.tasks.get_mut(&p) else {
                 continue;
             };
-            let windows = open_windows(&task.store, &store);
-            let Some(last_end) = windows.iter().map(|w| w.end).max() else {
-                continue;
-            };
-            let skey = store_key(&store);
-            let mut meta = match task.store.get(&skey) {
-                Some(Entry::Store(m)) => *m,
-                _ => StoreMeta::default(),
-            };
-            meta.closed_through = meta.closed_through.max(last_end);
-            task.store.put(&skey, Entry::Store(meta));
-            tracing::info!(
-                store,
-                windows = windows.len(),
-                "store idle: closing its open windows"
-            );
-            for w in windows {
-                self.close(p, &store, w, out)?;
+            let (spec, rule) = (self.timing.spec, self.rule);
+            task.advance(spec, rule, now, &self.table, &self.topics.outputs, out)?;
+            if let Some(idle) = self.timing.idle {
+                task.close_idle(
+                    spec,
+                    rule,
+                    idle,
+                    now,
+                    wall,
+                    &self.table,
+                    &self.topics.outputs,
+                    out,
+                )?;
             }
         }
         Ok(())
@@ -504,6 +384,7 @@ impl Processor for Greenlight {
     fn drain_state(&mut self) -> Result<Vec<ProduceRecord>> {
         let mut out = Vec::new();
         for task in self.tasks.values_mut() {
+            task.save_progress();
             out.extend(task.store.drain_changes()?);
         }
         Ok(out)

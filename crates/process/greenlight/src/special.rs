@@ -153,6 +153,8 @@ mod tests {
                     upsell: r.and_then(|r| r.upsell_item.clone()),
                     stock: r.and_then(|r| r.count),
                     source: format!("t/0@{k}"),
+                    partition: "t/0".into(),
+                    partition_time: k as i64,
                 });
             }
         }

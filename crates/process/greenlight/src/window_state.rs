@@ -24,6 +24,31 @@ pub struct Joined {
     pub stock: Option<i32>,
     /// Where the cart object was read: `topic/partition@offset`.
     pub source: String,
+    /// The input partition it was read from (`topic/partition`): its watermark source.
+    #[serde(default)]
+    pub partition: String,
+    /// That partition's time (largest event time read from it) after this record.
+    #[serde(default = "min_time")]
+    pub partition_time: i64,
+}
+
+fn min_time() -> i64 {
+    i64::MIN
+}
+
+/// Header of the progress reports the join stage writes to every repartition partition.
+pub const PROGRESS_HEADER: &str = "aisle.greenlight.progress";
+
+/// A progress report of one input partition, as carried on the repartition topic: the window
+/// stage's stream time is the minimum over these (see [`aisle_streams::Watermarks`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The input partition (`topic/partition`).
+    pub source: String,
+    /// Its partition time.
+    pub time: i64,
+    /// Whether its reader was at its end.
+    pub caught_up: bool,
 }
 
 /// Header of repartition records holding the [`Joined`] JSON.
@@ -95,22 +120,15 @@ impl WindowAgg {
     }
 }
 
-/// Per-store progress, also in the store.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoreMeta {
-    /// The store's stream time: the largest event time seen.
+/// A task's event-time progress, also in the store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskMeta {
+    /// The task's stream time (windows ending at or before it minus grace are closed).
     pub stream_time: i64,
-    /// Windows ending at or before this were closed early (idle store).
-    pub closed_through: i64,
-}
-
-impl Default for StoreMeta {
-    fn default() -> Self {
-        StoreMeta {
-            stream_time: i64::MIN,
-            closed_through: i64::MIN,
-        }
-    }
+    /// Each input partition's time.
+    pub sources: BTreeMap<String, i64>,
+    /// Wall-clock time of the last close of an idle task (0: never).
+    pub idle_closed_at: i64,
 }
 
 /// A state-store value.
@@ -119,8 +137,8 @@ impl Default for StoreMeta {
 pub enum Entry {
     /// An open window.
     Window(WindowAgg),
-    /// A store's progress.
-    Store(StoreMeta),
+    /// The task's progress.
+    Task(TaskMeta),
 }
 
 const SEP: char = '\u{1f}';
@@ -135,12 +153,11 @@ pub fn window_prefix(store: &str) -> String {
     format!("w{SEP}{store}{SEP}")
 }
 
-/// State key of a store's progress.
-pub fn store_key(store: &str) -> String {
-    format!("s{SEP}{store}")
-}
+/// State key of the task's progress.
+pub const TASK_KEY: &str = "t";
 
-/// The store of a progress key.
-pub fn store_of_key(key: &str) -> Option<&str> {
-    key.strip_prefix('s')?.strip_prefix(SEP)
+/// The store of a window key.
+pub fn store_of_window_key(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix('w')?.strip_prefix(SEP)?;
+    Some(rest.rsplit_once(SEP)?.0)
 }

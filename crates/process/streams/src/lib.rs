@@ -27,23 +27,45 @@
 //! # Ok::<(), aisle_streams::StreamsError>(())
 //! ```
 //!
+//! * [`Watermarks`]: a task's stream time as the minimum over its input partitions, with
+//!   caught-up and silent partitions no longer holding it back.
+//! * [`TableJoin`]: the stream–table join at event time, reading the table to its end or past
+//!   a record's time before joining it.
+//! * [`side`]: dead-letter and late side outputs with one header vocabulary.
+//! * [`Clock`]: every wall-clock read goes through one passed in ([`TokioClock`] under paused
+//!   time in tests).
+//!
 //! # Layout
+//! * `clock.rs`: [`Clock`], [`SystemClock`], [`TokioClock`].
+//! * `processor.rs`: [`Processor`] (no-op defaults), [`Turn`].
+//! * `watermark.rs`: [`Watermarks`].
+//! * `join.rs`: [`TableJoin`].
+//! * `side.rs`: side-output records and their headers.
 //! * `error.rs`: [`StreamsError`], and which errors a restart can help.
 //! * `window.rs`: [`WindowSpec`], [`Window`].
 //! * `table.rs`: [`VersionedTable`], [`TableFeed`].
 //! * `store.rs`: [`ChangelogStore`].
 //! * `read.rs`: reading partitions to their end (restores).
-//! * `task.rs`: [`Processor`], [`TaskConfig`], [`run_task`].
+//! * `task.rs`: [`TaskConfig`], [`run_task`].
 
+pub mod clock;
 mod error;
+mod join;
+mod processor;
 pub mod read;
+pub mod side;
 mod store;
 mod table;
 mod task;
+mod watermark;
 mod window;
 
+pub use clock::{Clock, SharedClock, SystemClock, TokioClock};
 pub use error::{Result, StreamsError};
+pub use join::TableJoin;
+pub use processor::{Processor, Turn};
 pub use store::ChangelogStore;
 pub use table::{TableDecoder, TableFeed, VersionedTable};
-pub use task::{Processor, TaskConfig, TaskStats, run_task};
+pub use task::{TaskConfig, TaskStats, run_task};
+pub use watermark::Watermarks;
 pub use window::{Window, WindowSpec};

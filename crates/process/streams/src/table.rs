@@ -99,6 +99,8 @@ pub struct TableFeed<V> {
     consumer: Box<dyn Consumer>,
     decode: Arc<TableDecoder<V>>,
     component: &'static str,
+    /// Largest timestamp of a change read so far.
+    observed: i64,
 }
 
 impl<V> std::fmt::Debug for TableFeed<V> {
@@ -117,6 +119,7 @@ impl<V> TableFeed<V> {
         component: &'static str,
         decode: Arc<TableDecoder<V>>,
         table: &mut VersionedTable<V>,
+        clock: &crate::clock::SharedClock,
     ) -> Result<Self> {
         let info = log
             .describe_topic(topic)
@@ -152,8 +155,9 @@ impl<V> TableFeed<V> {
             consumer,
             decode,
             component,
+            observed: i64::MIN,
         };
-        let deadline = std::time::Instant::now() + crate::read::RESTORE_DEADLINE;
+        let deadline = clock.now() + crate::read::RESTORE_DEADLINE;
         loop {
             feed.poll(table, Duration::from_millis(200)).await?;
             let done = ends.iter().all(|(tp, high)| {
@@ -162,7 +166,7 @@ impl<V> TableFeed<V> {
             if done || feed.consumer.is_caught_up() {
                 break;
             }
-            if std::time::Instant::now() > deadline {
+            if clock.now() > deadline {
                 return Err(StreamsError::Log {
                     context: format!("restoring table {topic}"),
                     source: aisle_log::LogError::Timeout("not at its end".into()),
@@ -171,6 +175,16 @@ impl<V> TableFeed<V> {
         }
         tracing::info!(topic, rows = table.len(), "table restored");
         Ok(feed)
+    }
+
+    /// Whether the last poll found every partition read to its end.
+    pub fn is_caught_up(&self) -> bool {
+        self.consumer.is_caught_up()
+    }
+
+    /// The largest timestamp of a change read so far (`i64::MIN`: none).
+    pub fn observed_time(&self) -> i64 {
+        self.observed
     }
 
     /// Applies whatever changes arrived within `timeout`; returns how many.
@@ -186,6 +200,7 @@ impl<V> TableFeed<V> {
             .map_err(StreamsError::log(format!("table {}: poll", self.topic)))?;
         let n = batch.len();
         for rec in &batch {
+            self.observed = self.observed.max(rec.timestamp);
             match (self.decode)(rec) {
                 Ok(Some((key, value))) => table.apply(&key, rec.timestamp, value),
                 Ok(None) => {}

@@ -18,33 +18,19 @@
 //! with a new consumer and producer (restoring state), unless the error cannot be helped by a
 //! retry (fencing, bad configuration).
 
+use crate::clock::SharedClock;
 use crate::error::{Result, StreamsError};
+use crate::processor::{Processor, Turn};
 use aisle_log::{
     AutoOffsetReset, Consumer, ConsumerConfig, Isolation, Log, ProduceRecord, ProducerConfig,
     Rebalance, Record, TopicPartition, TxProducer,
 };
-use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often consumer lag is reported.
 const LAG_EVERY: Duration = Duration::from_secs(5);
-
-/// What a stream task does with its records. All methods run on the task's own loop.
-#[async_trait]
-pub trait Processor: Send {
-    /// These partitions were assigned: restore their state (e.g. [`crate::ChangelogStore::restore`]).
-    async fn assigned(&mut self, log: &dyn Log, partitions: &[TopicPartition]) -> Result<()>;
-    /// These partitions were taken away (or the task restarts): forget their state.
-    fn revoked(&mut self, partitions: &[TopicPartition]);
-    /// Processes records (offset order per partition), appending outputs to `out`.
-    async fn process(&mut self, records: &[Record], out: &mut Vec<ProduceRecord>) -> Result<()>;
-    /// Wall-clock work (e.g. closing idle windows), every turn.
-    async fn punctuate(&mut self, out: &mut Vec<ProduceRecord>) -> Result<()>;
-    /// Changelog records for the state changed since the last call.
-    fn drain_state(&mut self) -> Result<Vec<ProduceRecord>>;
-}
 
 /// Settings of one task.
 #[derive(Clone, Debug)]
@@ -71,13 +57,15 @@ pub struct TaskConfig {
     pub commit_interval: Duration,
     /// Most records per turn (per transaction).
     pub max_batch: usize,
+    /// Where the loop (and its processor) read time.
+    pub clock: SharedClock,
 }
 
 /// Counters of a finished task.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaskStats {
     /// When the first input record was handed to the processor (for throughput figures).
-    pub first_record: Option<Instant>,
+    pub first_record: Option<std::time::Instant>,
     /// Input records processed (committed).
     pub records_in: u64,
     /// Records written (outputs and changelog), committed.
@@ -211,10 +199,11 @@ impl Member {
         shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
         stats: &mut TaskStats,
     ) -> Result<()> {
-        let mut lag_at = Instant::now();
+        let clock = &config.clock;
+        let mut lag_at = clock.now();
         loop {
-            if lag_at.elapsed() >= LAG_EVERY {
-                lag_at = Instant::now();
+            if clock.now().duration_since(lag_at) >= LAG_EVERY {
+                lag_at = clock.now();
                 let next: Vec<_> = self.next.iter().map(|(t, n)| (t.clone(), *n)).collect();
                 report_lag(log, config.component, next).await;
             }
@@ -222,14 +211,14 @@ impl Member {
                 b = self.consumer.poll(config.poll_timeout) => b.map_err(StreamsError::log("poll"))?,
                 _ = shutdown.as_mut() => return Ok(()),
             };
-            let started = Instant::now();
+            let started = clock.now();
             let mut rebalances = self.consumer.take_rebalances();
             // One transaction per commit interval, not per poll: commits cost a round trip or
             // more, so a turn gathers what is there up to `max_batch` records.
             while rebalances.is_empty()
                 && !batch.is_empty()
                 && batch.len() < config.max_batch
-                && started.elapsed() < config.commit_interval
+                && clock.now().duration_since(started) < config.commit_interval
             {
                 let more = self
                     .consumer
@@ -249,11 +238,17 @@ impl Member {
             }
             let records = keep_unprocessed(&mut self.next, batch);
             if stats.first_record.is_none() && !records.is_empty() {
-                stats.first_record = Some(started);
+                stats.first_record = Some(started.into_std());
             }
             let mut out = Vec::new();
             processor.process(&records, &mut out).await?;
-            processor.punctuate(&mut out).await?;
+            let assigned: Vec<TopicPartition> = self.assigned.iter().cloned().collect();
+            let turn = Turn {
+                assigned: &assigned,
+                caught_up: self.consumer.is_caught_up(),
+                records: records.len(),
+            };
+            processor.punctuate(turn, &mut out).await?;
             let state = processor.drain_state()?;
             if records.is_empty() && out.is_empty() && state.is_empty() {
                 continue;
@@ -282,8 +277,8 @@ impl Member {
                     )),
                 });
             }
-            let commit_start = Instant::now();
-            let processed = started.elapsed();
+            let commit_start = clock.now();
+            let processed = commit_start.duration_since(started);
             if let Err(e) = self.commit(out, state, offsets).await {
                 let _ = self.tx.abort().await;
                 return Err(e);
@@ -292,7 +287,7 @@ impl Member {
                 records = records.len(),
                 out = n_out,
                 process_ms = processed.as_secs_f64() * 1e3,
-                commit_ms = commit_start.elapsed().as_secs_f64() * 1e3,
+                commit_ms = clock.now().duration_since(commit_start).as_secs_f64() * 1e3,
                 "turn committed"
             );
             stats.records_in += records.len() as u64;
@@ -309,7 +304,7 @@ impl Member {
                 metrics::counter!("aisle_records_out_total", "component" => config.component, "topic" => topic).increment(n);
             }
             metrics::histogram!("aisle_processing_seconds", "component" => config.component)
-                .record(started.elapsed().as_secs_f64());
+                .record(clock.now().duration_since(started).as_secs_f64());
         }
     }
 
