@@ -37,7 +37,8 @@ pub struct GreenlightArgs {
     /// Rule: the winning item must have been carted at least N times [default 1].
     #[arg(long, value_name = "N")]
     pub min_count: Option<u64>,
-    /// Rule: accept a winner whose upsell item is out of stock (it must still be in inventory).
+    /// Rule: accept a winner whose upsell item's inventory row has no stock (an upsell item
+    /// with no row never blocks: its stock is unknown).
     #[arg(long)]
     pub allow_out_of_stock: bool,
     /// Cart-object topic to read [default shopping_cart_objects].

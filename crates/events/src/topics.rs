@@ -45,6 +45,12 @@ pub fn store_partition(store_id: &str) -> Option<i32> {
         .and_then(|i| i32::try_from(i).ok())
 }
 
+/// How long the inventory table keeps superseded versions (event time, ms): the topic's
+/// `min.compaction.lag.ms`, and greenlight's default `table_history_ms`. A version is compacted
+/// away only once its successor is older than this, so a processor restarted after compaction
+/// still joins its uncommitted cart objects with the rows in force at their times.
+pub const INVENTORY_HISTORY_MS: i64 = 600_000;
+
 /// Default spec of one of the topics above (or a `.dlq`): the design table's partition count and
 /// cleanup policy. `None` for a name that is not one of Aisle's topics.
 pub fn default_spec(topic: &str) -> Option<TopicSpec> {
@@ -61,10 +67,17 @@ pub fn default_spec(topic: &str) -> Option<TopicSpec> {
     let spec = TopicSpec::new(topic, partitions).cleanup(cleanup);
     // `sales` holds replayed history whose timestamps are the M5 days (2011–2016): time
     // retention would delete it as soon as the broker checks, so it is kept forever.
-    Some(if topic == SALES {
-        spec.retention_ms(-1)
-    } else {
-        spec
+    Some(match topic {
+        SALES => spec.retention_ms(-1),
+        INVENTORY_REKEYED => {
+            let mut spec = spec;
+            spec.configs.insert(
+                "min.compaction.lag.ms".into(),
+                INVENTORY_HISTORY_MS.to_string(),
+            );
+            spec
+        }
+        _ => spec,
     })
 }
 

@@ -111,6 +111,7 @@ pub fn compact_topic(inner: &Inner, topic: &Topic) -> Result<()> {
         segment_bytes: topic.meta.segment_bytes(cfg),
         interval: cfg.index_interval_bytes,
         now: aisle_log::now_ms(),
+        min_compaction_lag_ms: topic.meta.min_compaction_lag_ms(),
     };
     for p in &topic.partitions {
         compact_partition(p, &params)?;
@@ -129,6 +130,10 @@ pub struct Params {
     pub interval: u32,
     /// Current time, ms.
     pub now: i64,
+    /// Segments from the first one whose newest record is younger than this are not compacted
+    /// (`min.compaction.lag.ms`): older versions of a key survive until their successor is
+    /// this old (versioned tables read them, KIP-889).
+    pub min_compaction_lag_ms: i64,
 }
 
 /// Rewrites the sealed segments of one partition keeping the latest record of every key.
@@ -141,6 +146,17 @@ pub fn compact_partition(p: &Partition, params: &Params) -> Result<()> {
         };
         (s[..s.len() - 1].to_vec(), active.base)
     };
+    let cleanable_before = params.now.saturating_sub(params.min_compaction_lag_ms);
+    let cut = sealed
+        .iter()
+        .position(|s| {
+            params.min_compaction_lag_ms > 0 && s.max_ts.load(Ordering::Acquire) >= cleanable_before
+        })
+        .unwrap_or(sealed.len());
+    // The cleaned range ends where the first segment too young to compact begins.
+    let active_base = sealed.get(cut).map_or(active_base, |s| s.base);
+    let mut sealed = sealed;
+    sealed.truncate(cut);
     if sealed.is_empty() {
         return Ok(());
     }

@@ -56,6 +56,7 @@ impl TopicMeta {
             "segment.bytes",
             "delete.retention.ms",
             "retention.ms",
+            "min.compaction.lag.ms",
         ] {
             if let Some(v) = meta.configs.get(key)
                 && v.parse::<i64>().is_err()
@@ -83,6 +84,12 @@ impl TopicMeta {
         self.retention_ms
             .or_else(|| self.int_config("retention.ms"))
             .unwrap_or(cfg.retention_ms)
+    }
+
+    /// How long a record stays uncompacted (`min.compaction.lag.ms`, Kafka's meaning: a segment
+    /// whose newest timestamp is younger than this, and every segment after it, is left alone).
+    pub fn min_compaction_lag_ms(&self) -> i64 {
+        self.int_config("min.compaction.lag.ms").unwrap_or(0).max(0)
     }
 
     /// Effective size retention per partition (-1: unlimited).

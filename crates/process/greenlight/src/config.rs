@@ -46,10 +46,13 @@ pub struct GreenlightConfig {
     pub default_store: String,
     /// The rule for the special: the winner must have been carted at least this often.
     pub min_count: u64,
-    /// The rule for the special: the upsell item must have stock (> 0) in the inventory.
+    /// The rule for the special: an upsell item with an inventory row must have stock (> 0); an
+    /// upsell item with no row does not block (stock unknown, said in `reason`).
     pub require_stock: bool,
     /// How much inventory history (ms of event time per item) is kept to join each cart object
     /// with the row in force at its event time. 0: join with the latest row (processing time).
+    /// An inventory topic Aisle creates keeps superseded versions this long
+    /// (`min.compaction.lag.ms`), so restarts after compaction join the same rows.
     pub table_history_ms: u64,
     /// Partitions of the internal repartition topic (by store) and changelog; unset: as many as
     /// the input has. Fixed once the topics exist.
@@ -84,7 +87,7 @@ impl Default for GreenlightConfig {
             default_store: "store".into(),
             min_count: 1,
             require_stock: true,
-            table_history_ms: 600_000,
+            table_history_ms: topics::INVENTORY_HISTORY_MS as u64,
             partitions: None,
             poll_ms: 100,
             commit_interval_ms: 500,

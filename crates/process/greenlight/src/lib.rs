@@ -101,8 +101,13 @@ async fn prepare_topics(
     ];
     for t in [&cfg.inventory, &cfg.windowed_items, &cfg.specials] {
         let spec = topics::default_spec(t).unwrap_or_else(|| {
-            let s = TopicSpec::new(t.clone(), 1);
+            let mut s = TopicSpec::new(t.clone(), 1);
             if *t == cfg.inventory {
+                // Versions stay uncompacted for the table history (see `table_history_ms`).
+                s.configs.insert(
+                    "min.compaction.lag.ms".into(),
+                    cfg.table_history_ms.to_string(),
+                );
                 s.cleanup(CleanupPolicy::Compact)
             } else {
                 s
