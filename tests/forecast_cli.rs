@@ -113,11 +113,14 @@ fn replay_then_forecast_once_writes_a_valid_submission() {
     replay.args(["replay", "sales", "--data"]).arg(&m5);
     ok(replay);
     let sub = tmp.path().join("out.csv");
+    let quantiles = tmp.path().join("quantiles.csv");
     let mut run = aisle(&data);
     run.args(["forecast", "run", "--once", "--data"])
         .arg(&m5)
         .arg("--submission")
-        .arg(&sub);
+        .arg(&sub)
+        .arg("--quantiles")
+        .arg(&quantiles);
     let out = ok(run);
     assert!(out.contains("30490 series through d_1941"), "{out}");
     assert!(out.contains("30490 forecasts published"), "{out}");
@@ -148,6 +151,33 @@ fn replay_then_forecast_once_writes_a_valid_submission() {
         assert!(vals.iter().all(|v| v.is_finite() && *v >= 0.0), "{line}");
     }
     assert_eq!(ids, want);
+
+    // The uncertainty file: nine quantiles of each of the 42,840 series, monotone per day.
+    let text = std::fs::read_to_string(&quantiles).unwrap();
+    let mut by_series: std::collections::HashMap<String, Vec<(f64, Vec<f64>)>> =
+        std::collections::HashMap::new();
+    for line in text.lines().skip(1) {
+        let mut f = line.split(',');
+        let id = f.next().unwrap();
+        let stem = id.strip_suffix("_evaluation").unwrap_or(id);
+        let (series, q) = stem.rsplit_once('_').unwrap();
+        let vals: Vec<f64> = f.map(|v| v.parse().unwrap()).collect();
+        assert_eq!(vals.len(), 28, "{line}");
+        by_series
+            .entry(series.to_owned())
+            .or_default()
+            .push((q.parse().unwrap(), vals));
+    }
+    assert_eq!(by_series.len(), 42_840);
+    for (series, mut qs) in by_series {
+        assert_eq!(qs.len(), 9, "{series}");
+        qs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in qs.windows(2) {
+            for d in 0..28 {
+                assert!(pair[0].1[d] <= pair[1].1[d], "{series} day {d}: not monotone");
+            }
+        }
+    }
 }
 
 /// A tiny synthetic M5 directory: two items in CA_1 over d_1..d_8 (the calendar starts on

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Also write a Kaggle submission (`id,F1..F28`, `_evaluation` rows).
     #[arg(long, value_name = "FILE")]
     pub submission: Option<PathBuf>,
+    /// Also write the nine M5 quantiles (0.005 .. 0.995) of every series at every level, in
+    /// the M5 uncertainty format (`id,F1..F28`, ids like `Total_X_0.005_evaluation`).
+    #[arg(long, value_name = "FILE")]
+    pub quantiles: Option<PathBuf>,
     /// Where the history snapshot lives (default: DATA_DIR/forecast).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -79,6 +83,10 @@ pub struct EvalArgs {
     /// Levels to report and average, e.g. 1-9 (default 1-12).
     #[arg(long, default_value = "1-12", value_parser = parse_levels)]
     pub levels: RangeInclusive<usize>,
+    /// FORECASTS is a quantile file (`forecast run --quantiles`): score it with WSPL (M5
+    /// uncertainty guide) instead of WRMSSE.
+    #[arg(long)]
+    pub quantiles: bool,
 }
 
 #[derive(Debug, Args)]
@@ -124,11 +132,23 @@ pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
                 weights: args.weights,
                 data: args.data.clone(),
             };
-            let e = tokio::task::spawn_blocking(move || evaluate::evaluate(&files)).await??;
+            let quantiles = args.quantiles;
+            let e = tokio::task::spawn_blocking(move || {
+                if quantiles {
+                    evaluate::evaluate_quantiles(&files)
+                } else {
+                    evaluate::evaluate(&files)
+                }
+            })
+            .await??;
+            // The official rows are WRMSSE scores: no comparison for a WSPL table.
             let official = match &args.data {
-                Some(dir) => evaluate::official_rows(dir)?,
-                None => Vec::new(),
+                Some(dir) if !args.quantiles => evaluate::official_rows(dir)?,
+                _ => Vec::new(),
             };
+            if args.quantiles {
+                println!("WSPL (weighted scaled pinball loss over the nine M5 quantiles)");
+            }
             println!(
                 "{} series; training d_{}..d_{} (scale), test d_{}..d_{}; weights: {}",
                 e.series, e.train.0, e.train.1, e.test.0, e.test.1, e.weights
@@ -218,6 +238,7 @@ async fn run_stream(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     opts.forecasts_topic = args.output;
     opts.once = args.once;
     opts.submission = args.submission;
+    opts.quantile_submission = args.quantiles;
     opts.horizon = args.horizon;
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

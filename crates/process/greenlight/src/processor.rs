@@ -71,6 +71,8 @@ pub struct Greenlight {
     reported: HashMap<i32, (Instant, bool)>,
     /// Input partitions with records in the current turn.
     touched: BTreeSet<i32>,
+    /// `topic/partition` of each input partition.
+    source_names: Vec<String>,
     /// One input partition: a store's records are all in it already, so windows are counted
     /// right after the join, without the repartition hop.
     direct: bool,
@@ -95,6 +97,9 @@ impl Greenlight {
         table: TableJoin<Inventory>,
         carts: Decoder<ShoppingCartObject>,
     ) -> Self {
+        let source_names = (0..topics.input_partitions.max(0))
+            .map(|p| format!("{}/{p}", topics.input))
+            .collect();
         Greenlight {
             topics,
             timing,
@@ -106,6 +111,7 @@ impl Greenlight {
             partition_time: HashMap::new(),
             reported: HashMap::new(),
             touched: BTreeSet::new(),
+            source_names,
             direct: false,
         }
     }
@@ -125,8 +131,12 @@ impl Greenlight {
         }
     }
 
+    /// The watermark source name of an input partition (`topic/partition`).
     fn source(&self, partition: i32) -> String {
-        format!("{}/{partition}", self.topics.input)
+        match self.source_names.get(partition as usize) {
+            Some(name) => name.clone(),
+            None => format!("{}/{partition}", self.topics.input),
+        }
     }
 
     /// Stage 1: decode and join (`None`: the record went to the dead-letter topic).
@@ -178,8 +188,13 @@ impl Greenlight {
             matched: row.is_some(),
             upsell: row.and_then(|r| r.upsell_item.clone()),
             stock: row.and_then(|r| r.count),
-            source: side::source_of(rec),
-            partition: format!("{}/{}", rec.topic, rec.partition),
+            // Direct mode: a late record takes its source from `rec` (no string per record).
+            source: if self.direct {
+                String::new()
+            } else {
+                side::source_of(rec)
+            },
+            partition: self.source(rec.partition),
             partition_time,
         }))
     }

@@ -24,6 +24,8 @@ pub struct TableJoin<V> {
     max_wait: Duration,
     clock: SharedClock,
     component: &'static str,
+    /// Whether the table was at its end at the last poll.
+    caught_up: bool,
 }
 
 impl<V> std::fmt::Debug for TableJoin<V> {
@@ -46,8 +48,9 @@ impl<V> TableJoin<V> {
     ) -> Self {
         TableJoin {
             table,
-            feed,
             max_wait,
+            caught_up: feed.is_caught_up(),
+            feed,
             clock,
             component,
         }
@@ -55,12 +58,16 @@ impl<V> TableJoin<V> {
 
     /// Applies the table changes that have already arrived (no waiting).
     pub async fn refresh(&mut self) -> Result<usize> {
-        self.feed.poll(&mut self.table, Duration::ZERO).await
+        let n = self.feed.poll(&mut self.table, Duration::ZERO).await?;
+        self.caught_up = self.feed.is_caught_up();
+        Ok(n)
     }
 
-    /// Whether a stream record at `ts` may be joined without reading more of the table.
+    /// Whether a stream record at `ts` may be joined without reading more of the table: the
+    /// table had been read to its end at the last poll, or past `ts`. (The end-of-table state is
+    /// taken once per poll, not per record: asking the consumer costs a client call.)
     pub fn is_ready_for(&self, ts: i64) -> bool {
-        self.feed.is_caught_up() || self.feed.observed_time() >= ts
+        self.feed.observed_time() >= ts || self.caught_up
     }
 
     /// Reads the table until it is at its end (or a wait brings nothing new) or has shown a
@@ -76,6 +83,7 @@ impl<V> TableJoin<V> {
                 .feed
                 .poll(&mut self.table, left.min(Duration::from_millis(50)))
                 .await?;
+            self.caught_up = self.feed.is_caught_up();
             // Nothing more arrived while waiting: nothing is waiting to be read (a runtime may
             // not have reported the end of a partition it never had data for).
             if n == 0 || self.is_ready_for(ts) {
