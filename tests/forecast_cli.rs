@@ -174,7 +174,10 @@ fn replay_then_forecast_once_writes_a_valid_submission() {
         qs.sort_by(|a, b| a.0.total_cmp(&b.0));
         for pair in qs.windows(2) {
             for d in 0..28 {
-                assert!(pair[0].1[d] <= pair[1].1[d], "{series} day {d}: not monotone");
+                assert!(
+                    pair[0].1[d] <= pair[1].1[d],
+                    "{series} day {d}: not monotone"
+                );
             }
         }
     }
