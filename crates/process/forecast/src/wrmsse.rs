@@ -184,6 +184,46 @@ impl Score {
     }
 }
 
+/// Checks per-level `weights` against `hierarchy` and computes every series' `scale` from the
+/// bottom training rows: what WRMSSE and WSPL share (they differ only in the scale).
+pub(crate) fn weights_and_scales(
+    hierarchy: &Hierarchy,
+    train: &[Vec<f32>],
+    weights: &[Vec<f64>],
+    scale: fn(&[f64]) -> f64,
+) -> Result<Vec<Vec<f64>>> {
+    if weights.len() != hierarchy.levels.len()
+        || weights
+            .iter()
+            .zip(&hierarchy.levels)
+            .any(|(w, l)| w.len() != l.len())
+    {
+        return Err(ForecastError::Mismatch(
+            "weights do not match the hierarchy's levels".into(),
+        ));
+    }
+    Ok(hierarchy
+        .levels
+        .iter()
+        .map(|l| l.aggregate(train).par_iter().map(|r| scale(r)).collect())
+        .collect())
+}
+
+/// The M5 hierarchy of `series` and its dollar-sales weights over the last 28 training days
+/// (`train` ends on `last_day`).
+pub(crate) fn m5_weights(
+    series: &[SeriesMeta],
+    train: &[Vec<f32>],
+    last_day: i32,
+    calendar: &Calendar,
+    prices: &Prices,
+) -> (Hierarchy, Vec<Vec<f64>>) {
+    let h = Hierarchy::m5(series);
+    let dollars = dollar_sales(series, train, last_day, 28, calendar, prices);
+    let w = weights_from_dollars(&h, &dollars);
+    (h, w)
+}
+
 /// An evaluator: hierarchy, weights and scales fixed from the training data, ready to score any
 /// number of forecasts of the horizon that follows.
 #[derive(Debug, Clone)]
@@ -197,21 +237,7 @@ impl Wrmsse {
     /// Builds the evaluator from the bottom series' training rows (`train[s]`, any length, in the
     /// hierarchy's bottom order) and per-level weights.
     pub fn new(hierarchy: Hierarchy, train: &[Vec<f32>], weights: Vec<Vec<f64>>) -> Result<Self> {
-        if weights.len() != hierarchy.levels.len()
-            || weights
-                .iter()
-                .zip(&hierarchy.levels)
-                .any(|(w, l)| w.len() != l.len())
-        {
-            return Err(ForecastError::Mismatch(
-                "weights do not match the hierarchy's levels".into(),
-            ));
-        }
-        let scales = hierarchy
-            .levels
-            .iter()
-            .map(|l| l.aggregate(train).par_iter().map(|r| scale(r)).collect())
-            .collect();
+        let scales = weights_and_scales(&hierarchy, train, &weights, scale)?;
         Ok(Self {
             hierarchy,
             weights,
@@ -228,9 +254,7 @@ impl Wrmsse {
         calendar: &Calendar,
         prices: &Prices,
     ) -> Result<Self> {
-        let h = Hierarchy::m5(series);
-        let dollars = dollar_sales(series, train, last_day, 28, calendar, prices);
-        let w = weights_from_dollars(&h, &dollars);
+        let (h, w) = m5_weights(series, train, last_day, calendar, prices);
         Self::new(h, train, w)
     }
 

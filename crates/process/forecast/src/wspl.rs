@@ -19,7 +19,7 @@ use crate::error::{ForecastError, Result};
 use crate::hierarchy::Hierarchy;
 use crate::models::Model;
 pub use crate::quantiles::{LevelQuantiles, QUANTILES, QuantileModel};
-use crate::wrmsse::{Score, dollar_sales, weights_from_dollars};
+use crate::wrmsse::{Score, m5_weights, weights_and_scales};
 use rayon::prelude::*;
 
 /// Mean absolute one-day difference from the first non-zero value on; 0 without a difference.
@@ -75,21 +75,7 @@ pub struct Wspl {
 impl Wspl {
     /// From the bottom training rows (any length) and per-level weights.
     pub fn new(hierarchy: Hierarchy, train: &[Vec<f32>], weights: Vec<Vec<f64>>) -> Result<Self> {
-        if weights.len() != hierarchy.levels.len()
-            || weights
-                .iter()
-                .zip(&hierarchy.levels)
-                .any(|(w, l)| w.len() != l.len())
-        {
-            return Err(ForecastError::Mismatch(
-                "weights do not match the hierarchy's levels".into(),
-            ));
-        }
-        let scales = hierarchy
-            .levels
-            .iter()
-            .map(|l| l.aggregate(train).par_iter().map(|r| scale(r)).collect())
-            .collect();
+        let scales = weights_and_scales(&hierarchy, train, &weights, scale)?;
         Ok(Self {
             hierarchy,
             weights,
@@ -106,9 +92,7 @@ impl Wspl {
         calendar: &Calendar,
         prices: &Prices,
     ) -> Result<Self> {
-        let h = Hierarchy::m5(series);
-        let dollars = dollar_sales(series, train, last_day, 28, calendar, prices);
-        let w = weights_from_dollars(&h, &dollars);
+        let (h, w) = m5_weights(series, train, last_day, calendar, prices);
         Self::new(h, train, w)
     }
 
