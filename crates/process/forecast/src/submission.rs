@@ -60,6 +60,30 @@ pub fn write(
     horizon: usize,
     suffix: &str,
 ) -> Result<()> {
+    write_file(path, horizon, |w, line| {
+        for id in ids {
+            line.clear();
+            line.push_str(id);
+            line.push('_');
+            line.push_str(suffix);
+            let row = forecasts.get(*id);
+            for i in 0..horizon {
+                let v = row.and_then(|r| r.get(i)).copied().unwrap_or(0.0).max(0.0);
+                line.push_str(&format!(",{}", (f64::from(v) * 1e4).round() / 1e4));
+            }
+            writeln!(w, "{line}")?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes a submission-shaped file atomically (a `.tmp` beside it, synced, then renamed): the
+/// header `id,F1..Fh`, then the rows `rows` writes (it gets a reusable line buffer).
+fn write_file(
+    path: &Path,
+    horizon: usize,
+    rows: impl FnOnce(&mut std::io::BufWriter<std::fs::File>, &mut String) -> std::io::Result<()>,
+) -> Result<()> {
     let io = |source| ForecastError::Io {
         path: path.to_path_buf(),
         source,
@@ -71,18 +95,7 @@ pub fn write(
         line.push_str(&format!(",F{i}"));
     }
     writeln!(w, "{line}").map_err(io)?;
-    for id in ids {
-        line.clear();
-        line.push_str(id);
-        line.push('_');
-        line.push_str(suffix);
-        let row = forecasts.get(*id);
-        for i in 0..horizon {
-            let v = row.and_then(|r| r.get(i)).copied().unwrap_or(0.0).max(0.0);
-            line.push_str(&format!(",{}", (f64::from(v) * 1e4).round() / 1e4));
-        }
-        writeln!(w, "{line}").map_err(io)?;
-    }
+    rows(&mut w, &mut line).map_err(io)?;
     w.into_inner()
         .map_err(|e| io(e.into_error()))?
         .sync_all()
@@ -110,38 +123,25 @@ pub fn write_quantiles(
     horizon: usize,
     suffix: &str,
 ) -> Result<()> {
-    let io = |source| ForecastError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-    let mut line = String::from("id");
-    for i in 1..=horizon {
-        line.push_str(&format!(",F{i}"));
-    }
-    writeln!(w, "{line}").map_err(io)?;
-    for (k, u) in QUANTILES.iter().enumerate() {
-        for (li, (l, q)) in h.levels.iter().zip(levels).enumerate() {
-            for (key, series) in l.keys.iter().zip(q) {
-                line.clear();
-                line.push_str(&format!(
-                    "{}_{u:.3}_{suffix}",
-                    quantile_series_name(li + 1, key)
-                ));
-                for i in 0..horizon {
-                    let v = series[k].get(i).copied().unwrap_or(0.0).max(0.0);
-                    line.push_str(&format!(",{}", (f64::from(v) * 1e4).round() / 1e4));
+    write_file(path, horizon, |w, line| {
+        for (k, u) in QUANTILES.iter().enumerate() {
+            for (li, (l, q)) in h.levels.iter().zip(levels).enumerate() {
+                for (key, series) in l.keys.iter().zip(q) {
+                    line.clear();
+                    line.push_str(&format!(
+                        "{}_{u:.3}_{suffix}",
+                        quantile_series_name(li + 1, key)
+                    ));
+                    for i in 0..horizon {
+                        let v = series[k].get(i).copied().unwrap_or(0.0).max(0.0);
+                        line.push_str(&format!(",{}", (f64::from(v) * 1e4).round() / 1e4));
+                    }
+                    writeln!(w, "{line}")?;
                 }
-                writeln!(w, "{line}").map_err(io)?;
             }
         }
-    }
-    w.into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        Ok(())
+    })
 }
 
 /// Reads an uncertainty submission back into `levels[level][series][quantile][day]` for the
