@@ -65,7 +65,7 @@ async fn read_every_record(
             );
         }
         eprintln!(
-            "read {} of {expected} records of {topic}; end offsets {ends:?}; reading again \
+            "read {} of {expected} records of {topic}; high watermarks {ends:?}; reading again \
              (the replay said: {summary})",
             recs.len()
         );
@@ -73,8 +73,13 @@ async fn read_every_record(
     }
 }
 
-/// How long [`read_every_record`] keeps reading an incomplete topic.
-const REREAD_FOR: Duration = Duration::from_secs(30);
+/// How long [`read_every_record`] keeps reading an incomplete topic. Once, in CI on 2026-12-02,
+/// fresh `read_committed` readers found 0 records for 30 s right after broker 2's restart while
+/// the high watermarks were complete (the replay is not transactional, so this is not a last
+/// stable offset held back by markers); the same test on the same cluster then passed. The cause
+/// is not known yet: the longer re-read says whether the records become readable later (a late
+/// view) or never (a loss), and the test still fails on any missing or repeated record.
+const REREAD_FOR: Duration = Duration::from_secs(150);
 
 fn script(name: &str, args: &[&str], dir: &PathBuf) {
     let out = Command::new(
