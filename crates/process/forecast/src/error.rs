@@ -41,6 +41,9 @@ pub enum ForecastError {
         /// What failed.
         message: String,
     },
+    /// The GBDT model could not be fitted.
+    #[error("{0}")]
+    Gbdt(#[from] crate::models::gbdt::GbdtError),
     /// The log failed (external system; a retry may help).
     #[error("log: {0}")]
     Log(#[from] aisle_log::LogError),

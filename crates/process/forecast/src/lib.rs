@@ -6,7 +6,8 @@
 //!   non-zero day, dollar-sales weights), with [`wrmsse::Score`] per level;
 //! * [`models::Model`]: the M5 baselines ([`models::baselines`]: Naive, sNaive, MA, SES, Croston,
 //!   TSB), the pooled multiplicative model [`models::pooled::Pooled`] and its middle-out
-//!   reconciliation [`models::topdown::TopDown`];
+//!   reconciliation [`models::topdown::TopDown`]; for long daily histories the global GBDT
+//!   [`models::gbdt::Gbdt`] over [`features`] (and [`models::gbdt::Auto`], which picks it);
 //! * [`scales::ScaleSource`]: full-history WRMSSE scales for backtests;
 //!   [`rolling::rolling`]: 28-day-horizon backtests over series with a full daily history;
 //! * [`backtest::backtest`]: forecast held-back days of the data you have and score them;
@@ -14,6 +15,8 @@
 //! * [`quantiles::QuantileModel`]: the nine M5 quantiles of every series at every level;
 //!   [`wspl::Wspl`]: their weighted scaled pinball loss (M5 uncertainty measure);
 //! * [`selection`]: the multi-origin backtest that picks the default pooled model;
+//!   [`fullhistory`]: rolling origins with the whole daily history shown, RMSSE per series;
+//! * [`synthetic`]: M5-shaped synthetic data for cost measurements;
 //! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`);
 //! * [`submission`]: Kaggle `id,F1..F28` files; [`stream`]: the `sales` → `sales_forecasts`
 //!   forecaster with durable per-series history ([`history::History`]).
@@ -41,7 +44,10 @@
 //! * `wrmsse`: scales, weights, scoring.
 //! * `scales`: full-history scales for backtests ([`scales::ScaleSource`]).
 //! * `models/`: the [`models::Model`] trait, `baselines`, `pooled` (with its `yearly` and
-//!   `price` factors).
+//!   `price` factors), `gbdt` (with its tree `learner`s).
+//! * `features`: the GBDT's feature rows (lags, windows, calendar, price, hierarchy).
+//! * `fullhistory`: rolling-origin RMSSE backtests over full daily histories.
+//! * `synthetic`: M5-shaped synthetic sales, calendar and prices.
 //! * `backtest`: train/test splits inside the available days.
 //! * `selection`: several such splits, every candidate, the choice by mean over splits.
 //! * `quantiles`, `wspl`: quantile forecasts and their score.
@@ -57,6 +63,8 @@ pub mod data;
 pub mod dataset;
 mod error;
 pub mod evaluate;
+pub mod features;
+pub mod fullhistory;
 pub mod hierarchy;
 pub mod models;
 pub mod monthly;
@@ -65,6 +73,7 @@ pub mod rolling;
 pub mod scales;
 pub mod selection;
 pub mod submission;
+pub mod synthetic;
 pub mod wrmsse;
 pub mod wspl;
 

@@ -1,7 +1,11 @@
-//! Forecasting models: the M5 baselines ([`baselines`]) and a pooled multiplicative model
-//! ([`pooled`]), behind one [`Model`] trait that forecasts every series at once.
+//! Forecasting models: the M5 baselines ([`baselines`]), a pooled multiplicative model
+//! ([`pooled`]) and, for long daily histories, a global gradient-boosted-tree model
+//! ([`gbdt`], on the learners of [`learner`]), behind one [`Model`] trait that forecasts every
+//! series at once.
 
 pub mod baselines;
+pub mod gbdt;
+pub mod learner;
 pub mod pooled;
 pub mod price;
 mod profile;
@@ -105,9 +109,20 @@ pub fn all() -> Vec<Box<dyn Model>> {
     ]
 }
 
-/// The model named `name` (case-insensitive, parameters ignored) among [`all`].
+/// Models chosen by name only (not in [`all`], so backtests over the shipped 28-day data are
+/// unchanged): the full-history [`gbdt::Gbdt`] and [`gbdt::Auto`] (GBDT when the daily history
+/// is long enough, else the default pooled model).
+pub fn long_history() -> Vec<Box<dyn Model>> {
+    vec![
+        Box::new(gbdt::Gbdt::default()),
+        Box::new(gbdt::Auto::default()),
+    ]
+}
+
+/// The model named `name` (case-insensitive, parameters ignored) among [`all`] and
+/// [`long_history`].
 pub fn by_name(name: &str) -> Option<Box<dyn Model>> {
-    all().into_iter().find(|m| {
+    all().into_iter().chain(long_history()).find(|m| {
         m.name()
             .split('(')
             .next()
