@@ -10,8 +10,9 @@
 //! `--holdout H` (fit on the first `N - H` days and score the next 28 with RMSSE beside
 //! seasonal naive; 0 = fit on all days and forecast past them, the production case),
 //! `--max-rows R` (training rows kept, uniform subsample), `--window D` (training origins in the
-//! last D days only), `--step S` (days between training origins), `--budget B` (perpetual),
-//! `--forust ROUNDS` (the forust learner instead; needs `--features forust`), `--seed`.
+//! last D days only), `--step S` (days between training origins), `--rounds N`, `--lr`,
+//! `--depth` (forust), `--perpetual BUDGET` (the perpetual learner instead; needs
+//! `--features perpetual`), `--seed`.
 //! Prints each phase's wall time and the peak resident memory (`VmHWM`).
 
 use aisle_forecast::features::TrainRows;
@@ -19,7 +20,7 @@ use aisle_forecast::fullhistory::rmsse;
 use aisle_forecast::models::Context;
 use aisle_forecast::models::baselines::seasonal_naive;
 use aisle_forecast::models::gbdt::Gbdt;
-use aisle_forecast::models::learner::{Learner, Loss};
+use aisle_forecast::models::learner::Learner;
 use aisle_forecast::synthetic::Synthetic;
 use std::time::Instant;
 
@@ -57,24 +58,24 @@ fn main() -> anyhow::Result<()> {
         seed,
         ..TrainRows::default()
     };
-    let forust_rounds: usize = arg(&args, "--forust", 0);
-    let learner = if forust_rounds > 0 {
-        #[cfg(feature = "forust")]
+    let budget: f32 = arg(&args, "--perpetual", 0.0);
+    let learner = if budget > 0.0 {
+        #[cfg(feature = "perpetual")]
         {
-            Learner::Forust {
-                iterations: forust_rounds,
-                learning_rate: arg(&args, "--lr", 0.05),
-                max_depth: arg(&args, "--depth", 6),
-                subsample: 0.8,
+            Learner::Perpetual {
+                budget,
+                loss: aisle_forecast::models::learner::Loss::Squared,
+                iteration_limit: None,
             }
         }
-        #[cfg(not(feature = "forust"))]
-        anyhow::bail!("--forust needs `--features forust`")
+        #[cfg(not(feature = "perpetual"))]
+        anyhow::bail!("--perpetual needs `--features perpetual`")
     } else {
-        Learner::Perpetual {
-            budget: arg(&args, "--budget", 0.5),
-            loss: Loss::Squared,
-            iteration_limit: None,
+        Learner::Forust {
+            iterations: arg(&args, "--rounds", 300),
+            learning_rate: arg(&args, "--lr", 0.05),
+            max_depth: arg(&args, "--depth", 6),
+            subsample: 0.8,
         }
     };
     let model = Gbdt {

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p aisle-forecast --example gbdt_eval -- ../shared/data/m5
-//! cargo run --release -p aisle-forecast --features forust --example gbdt_eval -- ../shared/data/m5 --variants
+//! cargo run --release -p aisle-forecast --features perpetual --example gbdt_eval -- ../shared/data/m5 --variants
 //! ```
 //!
 //! Four rolling origins 28 days apart ending 28 days before the last day (d_1801, d_1829,
@@ -16,7 +16,9 @@
 use aisle_forecast::dataset::Inputs;
 use aisle_forecast::fullhistory::{self, Shown};
 use aisle_forecast::models::gbdt::Gbdt;
-use aisle_forecast::models::learner::{Learner, Loss};
+use aisle_forecast::models::learner::Learner;
+#[cfg(feature = "perpetual")]
+use aisle_forecast::models::learner::Loss;
 use aisle_forecast::models::{self, Model};
 use aisle_forecast::rolling;
 use std::path::PathBuf;
@@ -44,34 +46,49 @@ fn main() -> anyhow::Result<()> {
     ms.push((models::by_name("pooled").expect("pooled"), Shown::Full));
     ms.push((Box::new(Gbdt::default()), Shown::Full));
     if variants {
-        let perpetual = |budget, loss| Gbdt {
-            learner: Learner::Perpetual {
+        #[cfg(feature = "perpetual")]
+        for (budget, loss) in [
+            (0.5, Loss::Squared),
+            (1.0, Loss::Squared),
+            (0.5, Loss::Tweedie(1.1)),
+            (0.5, Loss::Poisson),
+        ] {
+            let learner = Learner::Perpetual {
                 budget,
                 loss,
                 iteration_limit: None,
-            },
-            ..Gbdt::default()
-        };
-        ms.push((Box::new(perpetual(1.0, Loss::Squared)), Shown::Full));
-        ms.push((Box::new(perpetual(0.5, Loss::Tweedie(1.1))), Shown::Full));
-        ms.push((Box::new(perpetual(0.5, Loss::Poisson)), Shown::Full));
-        #[cfg(feature = "forust")]
-        for (iterations, learning_rate, max_depth) in [(300, 0.05, 6), (600, 0.03, 8)] {
+            };
             ms.push((
                 Box::new(Gbdt {
-                    learner: Learner::Forust {
-                        iterations,
-                        learning_rate,
-                        max_depth,
-                        subsample: 0.8,
-                    },
+                    learner,
+                    ..Gbdt::default()
+                }),
+                Shown::Full,
+            ));
+        }
+        for (iterations, learning_rate, max_depth) in [(150, 0.05, 5), (600, 0.03, 8)] {
+            let learner = Learner::Forust {
+                iterations,
+                learning_rate,
+                max_depth,
+                subsample: 0.8,
+            };
+            ms.push((
+                Box::new(Gbdt {
+                    learner,
                     ..Gbdt::default()
                 }),
                 Shown::Full,
             ));
         }
     }
-    let r = fullhistory::run(&full, &inputs, &origins, 28, &ms)?;
+    let mut r = fullhistory::run(&full, &inputs, &origins, 28, &ms)?;
+    for m in &mut r.models {
+        if let (true, Some(i)) = (m.starts_with("Pooled("), m.find(" [")) {
+            // The default settings; the full name is in `aisle forecast backtest`.
+            *m = format!("Pooled{}", &m[i..]);
+        }
+    }
     println!("\nmean RMSSE over series per origin\n");
     print!("{}", r.table());
     Ok(())

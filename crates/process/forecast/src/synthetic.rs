@@ -30,6 +30,9 @@ pub const STORES: [&str; 10] = [
     "CA_1", "CA_2", "CA_3", "CA_4", "TX_1", "TX_2", "TX_3", "WI_1", "WI_2", "WI_3",
 ];
 
+/// One series' daily units and its (week, price) rows.
+type SeriesRows = (Vec<f32>, Vec<(u32, f32)>);
+
 /// A synthetic data set.
 #[derive(Debug, Clone)]
 pub struct Synthetic {
@@ -155,7 +158,7 @@ impl Synthetic {
             .filter_map(|(it, st)| SeriesMeta::from_ids(&it, st))
             .collect();
         let total = days + horizon;
-        let rows: Vec<(Vec<f32>, Vec<(u32, f32)>)> = series
+        let rows: Vec<SeriesRows> = series
             .par_iter()
             .enumerate()
             .map(|(s, m)| {

@@ -236,14 +236,20 @@ mod tests {
         let truth = data.sales.slice(573, 600);
         let model = Gbdt {
             rows: TrainRows {
-                max_rows: 30_000,
+                max_rows: 20_000,
                 ..TrainRows::default()
+            },
+            learner: Learner::Forust {
+                iterations: 100,
+                learning_rate: 0.1,
+                max_depth: 5,
+                subsample: 0.8,
             },
             ..Gbdt::default()
         };
         let c = ctx(&data, &seen);
         let (f, report) = model.fit_forecast(&c).unwrap();
-        assert!(report.trees > 0 && report.rows <= 33_000, "{report:?}");
+        assert!(report.trees > 0 && report.rows <= 23_000, "{report:?}");
         assert_eq!((f.len(), f[0].len()), (seen.series.len(), 28));
         let (mut g, mut s, mut n) = (0.0, 0.0, 0);
         for (i, train) in seen.values.iter().enumerate() {
