@@ -8,8 +8,8 @@ pub type Result<T, E = LogError> = std::result::Result<T, E>;
 /// Everything that can go wrong talking to a log.
 ///
 /// Variants fall in three groups: the caller's fault (`UnknownTopic`, `UnknownPartition`,
-/// `InvalidArgument`, `OffsetOutOfRange`), the outside world's (`Io`, `Kafka`, `Timeout`,
-/// `Locked`, `Corrupt`), and protocol states an application must react to (`Fenced`,
+/// `InvalidArgument`, `OffsetOutOfRange`, `ReadOnly`), the outside world's (`Io`, `Kafka`,
+/// `Timeout`, `Locked`, `Corrupt`), and protocol states an application must react to (`Fenced`,
 /// `Transaction`, `Closed`). [`LogError::is_retriable`] says whether trying again can help.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -51,6 +51,10 @@ pub enum LogError {
         /// What check failed.
         reason: String,
     },
+    /// A write (produce, commit, topic change) through a log opened read-only, such as a
+    /// reader beside a running writer of an embedded data directory.
+    #[error("read-only: {0}")]
+    ReadOnly(String),
     /// Another process holds the embedded data directory.
     #[error("data directory {0} is in use by another process (lock held)")]
     Locked(PathBuf),

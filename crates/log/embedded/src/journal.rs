@@ -131,20 +131,28 @@ pub enum JournalTail {
 /// Parses a whole journal file's bytes.
 pub fn parse(bytes: &[u8]) -> (JournalState, JournalTail) {
     let mut st = JournalState::default();
+    let (_, tail) = parse_into(&mut st, bytes, 0);
+    (st, tail)
+}
+
+/// Applies the entries in `bytes` (which start at byte `base` of the file) to `st`; returns
+/// how many bytes of whole, valid entries were applied and how the bytes end. A reader that
+/// follows a live journal calls it again from `base + applied` when the file has grown.
+pub fn parse_into(st: &mut JournalState, bytes: &[u8], base: u64) -> (usize, JournalTail) {
     let mut at = 0usize;
     while at < bytes.len() {
         let rest = &bytes[at..];
         let torn = JournalTail::Torn {
-            at: at as u64,
+            at: base + at as u64,
             bytes: rest.len() as u64,
         };
         if rest.len() < 8 {
-            return (st, torn);
+            return (at, torn);
         }
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
         if 8 + len > rest.len() {
-            return (st, torn);
+            return (at, torn);
         }
         let payload = &rest[8..8 + len];
         let is_last = 8 + len == rest.len();
@@ -161,17 +169,17 @@ pub fn parse(bytes: &[u8]) -> (JournalState, JournalTail) {
             }
         };
         if is_last {
-            return (st, torn);
+            return (at, torn);
         }
         return (
-            st,
+            at,
             JournalTail::Corrupt {
-                at: at as u64,
+                at: base + at as u64,
                 reason,
             },
         );
     }
-    (st, JournalTail::Clean)
+    (at, JournalTail::Clean)
 }
 
 /// The open journal file; only the writer thread appends to it.

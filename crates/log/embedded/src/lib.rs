@@ -5,7 +5,8 @@
 //! persisted offsets, compaction, retention, and atomic multi-topic transactions.
 //!
 //! Main types: [`EmbeddedLog`] (open a directory, `impl Log`), [`EmbeddedConfig`] and
-//! [`FsyncPolicy`] (settings), [`verify`] / [`VerifyReport`] (offline check).
+//! [`FsyncPolicy`] (settings), [`ReadOnlyLog`] (a reader beside the writer, also `impl Log`),
+//! [`verify`] / [`VerifyReport`] (check, also of a live directory).
 //!
 //! # Example
 //!
@@ -115,6 +116,15 @@
 //! watermark was published, and recovery only cuts bytes after the last complete batch or
 //! from an uncommitted transaction, which no one was told about.
 //!
+//! # Readers beside the writer
+//!
+//! [`EmbeddedLog::open_read_only`] (or [`ReadOnlyLog::open`]) opens a directory another
+//! process is writing, without the lock: it reads whole, checksum-valid batches as they are
+//! written, waits at a batch still being appended instead of calling it corruption, shows a
+//! transaction's batches once the journal records its commit, follows new segments, survives
+//! the cleaner deleting or compacting the segment it reads, and refuses every write with
+//! [`aisle_log::LogError::ReadOnly`]. Details in the `readonly` module docs.
+//!
 //! # Transactions
 //!
 //! A [`aisle_log::TxProducer`] buffers its records and offsets in memory. `commit` hands them to
@@ -151,7 +161,8 @@
 //! * `topic.rs`: topic metadata.
 //! * `log.rs`: [`EmbeddedLog`] and the `Log` trait.
 //! * `producer.rs`, `consumer.rs`: the `Producer`, `TxProducer` and `Consumer` traits.
-//! * `verify.rs`: [`verify`], the offline checker behind `aisle log verify`.
+//! * `verify.rs`: [`verify`], the checker behind `aisle log verify` (safe on a live directory).
+//! * `readonly/`: [`ReadOnlyLog`], reading a directory beside its writer.
 //! * `fsutil.rs`: directory fsync, atomic file replacement.
 
 mod batch;
@@ -164,6 +175,7 @@ mod journal;
 mod log;
 mod partition;
 mod producer;
+mod readonly;
 mod recovery;
 mod segment;
 mod topic;
@@ -174,4 +186,5 @@ pub use config::{EmbeddedConfig, FsyncPolicy};
 pub use consumer::{EmbeddedConsumer, MemberInfo};
 pub use log::EmbeddedLog;
 pub use producer::{EmbeddedProducer, EmbeddedTxProducer};
+pub use readonly::{ReadOnlyConsumer, ReadOnlyLog, ReadOnlyOptions, ReadOnlyProducer, Skipped};
 pub use verify::{PartitionReport, VerifyReport, verify};

@@ -5,6 +5,7 @@ use crate::consumer::EmbeddedConsumer;
 use crate::groups::Coordinator;
 use crate::journal::Journal;
 use crate::producer::{EmbeddedProducer, EmbeddedTxProducer};
+use crate::readonly::{ReadOnlyLog, ReadOnlyOptions};
 use crate::recovery::open_partition;
 use crate::topic::{Topic, TopicMeta, validate_name};
 use crate::writer::{Queue, Shared};
@@ -194,6 +195,12 @@ impl EmbeddedLog {
             *inner.cleaner.lock() = Some(h);
         }
         Ok(EmbeddedLog { inner })
+    }
+
+    /// Opens `dir` read-only, beside whichever process writes it: no lock, no recovery, no
+    /// writes (see [`ReadOnlyLog`]).
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<ReadOnlyLog> {
+        ReadOnlyLog::open(dir, ReadOnlyOptions::default())
     }
 
     /// The data directory.

@@ -150,8 +150,12 @@ impl Segment {
 
 /// Reads an index file; `None` if missing or structurally impossible for a segment of `seg_len`.
 pub fn read_index(path: &Path, seg_len: u64) -> Option<Vec<IndexEntry>> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() % INDEX_ENTRY_LEN != 0 {
+    parse_index(&std::fs::read(path).ok()?, seg_len)
+}
+
+/// Parses index bytes; `None` if structurally impossible for a segment of `seg_len`.
+pub fn parse_index(bytes: &[u8], seg_len: u64) -> Option<Vec<IndexEntry>> {
+    if !bytes.len().is_multiple_of(INDEX_ENTRY_LEN) {
         return None;
     }
     let entries: Vec<IndexEntry> = bytes
@@ -338,7 +342,13 @@ pub fn scan(
 }
 
 /// Decides whether a bad batch at `pos` is a torn tail (nothing valid after it) or corruption.
-fn classify_tail(file: &File, path: &Path, pos: u64, len: u64, err: &BatchError) -> Result<Tail> {
+pub fn classify_tail(
+    file: &File,
+    path: &Path,
+    pos: u64,
+    len: u64,
+    err: &BatchError,
+) -> Result<Tail> {
     let rest = len - pos;
     if rest > (256 << 20) {
         // Far too much data after the bad batch for a single unfinished write.

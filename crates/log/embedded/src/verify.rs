@@ -1,9 +1,14 @@
-//! Offline check of a data directory ([`verify`]): every batch CRC, index consistency, offset
-//! order, the journal, and what recovery would cut. Reads only; never modifies anything.
+//! Check of a data directory ([`verify`]): every batch CRC, index consistency, offset order,
+//! the journal, and what recovery would cut. Reads only; never modifies anything, takes no
+//! lock, and is safe on a directory a writer is using: a last batch still being appended is a
+//! note (not corruption), a segment the writer's cleaner removes while it is checked is a
+//! note, and the journal is read after the segments, so every transaction whose batches were
+//! seen and which had committed by then counts as committed.
 
+use crate::batch::BatchHeader;
 use crate::journal::{JournalState, JournalTail, parse};
 use crate::recovery::parse_base;
-use crate::segment::{IndexBuilder, Tail, read_index, scan};
+use crate::segment::{IndexBuilder, Tail, parse_index, scan};
 use crate::topic::TopicMeta;
 use aisle_log::{LogError, Result};
 use std::fmt;
@@ -86,13 +91,48 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-fn names(dir: &Path) -> Result<Vec<String>> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| LogError::io(dir, e))?
+/// Sorted entry names of `dir`; `None` if it no longer exists (deleted while verifying).
+fn names(dir: &Path) -> Result<Option<Vec<String>>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LogError::io(dir, e)),
+    };
+    let mut v: Vec<String> = rd
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     v.sort();
-    Ok(v)
+    Ok(Some(v))
+}
+
+/// A transactional batch seen in a segment, judged once the journal has been read.
+struct TxnSeen {
+    path: std::path::PathBuf,
+    pos: u64,
+    header: BatchHeader,
+    in_last_segment: bool,
+}
+
+fn read_journal(jpath: &Path, report: &mut VerifyReport) -> Result<JournalState> {
+    Ok(match std::fs::read(jpath) {
+        Ok(bytes) => {
+            let (st, tail) = parse(&bytes);
+            match tail {
+                JournalTail::Clean => {}
+                JournalTail::Torn { at, bytes } => report.notes.push(format!(
+                    "{} byte {at}: torn tail: {bytes} bytes (an append in progress if a writer \
+                     is running; otherwise the next open cuts them)",
+                    jpath.display()
+                )),
+                JournalTail::Corrupt { at, reason } => report
+                    .problems
+                    .push(format!("{} byte {at}: {reason}", jpath.display())),
+            }
+            st
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => JournalState::default(),
+        Err(e) => return Err(LogError::io(jpath, e)),
+    })
 }
 
 /// Checks every segment of every topic in `dir`, and the journal.
@@ -104,27 +144,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             dir.display()
         )));
     }
-    let jpath = dir.join("journal.log");
-    let state = match std::fs::read(&jpath) {
-        Ok(bytes) => {
-            let (st, tail) = parse(&bytes);
-            match tail {
-                JournalTail::Clean => {}
-                JournalTail::Torn { at, bytes } => report.notes.push(format!(
-                    "{} byte {at}: torn tail: {bytes} bytes would be cut by recovery",
-                    jpath.display()
-                )),
-                JournalTail::Corrupt { at, reason } => report
-                    .problems
-                    .push(format!("{} byte {at}: {reason}", jpath.display())),
-            }
-            st
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => JournalState::default(),
-        Err(e) => return Err(LogError::io(&jpath, e)),
-    };
-    report.journal_entries = state.entries;
-    for topic in names(&dir.join("topics"))? {
+    let mut txns = Vec::new();
+    let topics_dir = dir.join("topics");
+    for topic in names(&topics_dir)?.unwrap_or_default() {
         let tdir = dir.join("topics").join(&topic);
         let meta_path = tdir.join("topic.json");
         let meta: TopicMeta = match std::fs::read(&meta_path) {
@@ -137,9 +159,15 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                     continue;
                 }
             },
+            Err(_) if !tdir.is_dir() => {
+                report
+                    .notes
+                    .push(format!("{}: deleted while verifying", tdir.display()));
+                continue;
+            }
             Err(_) => {
                 report.notes.push(format!(
-                    "{}: unfinished topic creation, removed at open",
+                    "{}: unfinished topic creation (in progress, or removed at the next open)",
                     tdir.display()
                 ));
                 continue;
@@ -147,8 +175,35 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         };
         for p in 0..meta.partitions {
             let pdir = tdir.join(p.to_string());
-            let r = verify_partition(&pdir, &topic, p, &state, &mut report)?;
+            let r = verify_partition(&pdir, &topic, p, &mut txns, &mut report)?;
             report.partitions.push(r);
+        }
+    }
+    // After the segments: a transaction whose batches were seen above and which committed by
+    // now is in the journal, even if it committed while the segments were being read.
+    let state = read_journal(&dir.join("journal.log"), &mut report)?;
+    report.journal_entries = state.entries;
+    for t in txns {
+        if state.is_committed(t.header.txn_seq) {
+            continue;
+        }
+        let h = &t.header;
+        let msg = format!(
+            "{} byte {}: {} records (offsets {}..={}) of uncommitted transaction {}",
+            t.path.display(),
+            t.pos,
+            h.count,
+            h.base_offset,
+            h.last_offset,
+            h.txn_seq
+        );
+        if t.in_last_segment {
+            report.notes.push(format!(
+                "{msg} would be rolled back by recovery (unless a running writer is committing \
+                 it right now)"
+            ));
+        } else {
+            report.problems.push(msg);
         }
     }
     Ok(report)
@@ -158,7 +213,7 @@ fn verify_partition(
     pdir: &Path,
     topic: &str,
     partition: i32,
-    journal: &JournalState,
+    txns: &mut Vec<TxnSeen>,
     report: &mut VerifyReport,
 ) -> Result<PartitionReport> {
     let mut r = PartitionReport {
@@ -170,17 +225,22 @@ fn verify_partition(
         end_offset: None,
         bytes: 0,
     };
-    if !pdir.is_dir() {
-        report
-            .problems
-            .push(format!("{}: partition directory missing", pdir.display()));
+    let Some(all) = names(pdir)? else {
+        if pdir.parent().is_some_and(Path::is_dir) {
+            report
+                .problems
+                .push(format!("{}: partition directory missing", pdir.display()));
+        } else {
+            report
+                .notes
+                .push(format!("{}: deleted while verifying", pdir.display()));
+        }
         return Ok(r);
-    }
-    let all = names(pdir)?;
+    };
     for n in &all {
         if n.ends_with(".swap") || n.ends_with(".cleaned") {
             report.notes.push(format!(
-                "{}: interrupted compaction, finished at open",
+                "{}: compaction not finished (in progress, or finished at the next open)",
                 pdir.join(n).display()
             ));
         }
@@ -191,7 +251,17 @@ fn verify_partition(
     for (i, base) in bases.iter().copied().enumerate() {
         let is_last = i + 1 == bases.len();
         let path = pdir.join(crate::segment::log_name(base));
-        let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.notes.push(format!(
+                    "{}: removed by the writer's retention or compaction while verifying",
+                    path.display()
+                ));
+                continue;
+            }
+            Err(e) => return Err(LogError::io(&path, e)),
+        };
         let len = file.metadata().map_err(|e| LogError::io(&path, e))?.len();
         r.bytes += len;
         // Index entries are written every `interval` bytes; the scan rebuilds them with the
@@ -230,7 +300,8 @@ fn verify_partition(
         match &s.tail {
             Tail::Clean => {}
             Tail::Torn { bytes } if is_last => report.notes.push(format!(
-                "{} byte {}: torn tail: {bytes} bytes would be cut by recovery",
+                "{} byte {}: torn tail: {bytes} bytes (an append in progress if a writer is \
+                 running; otherwise the next open cuts them)",
                 path.display(),
                 s.valid_end
             )),
@@ -246,47 +317,31 @@ fn verify_partition(
                 s.end_offset.map_or_else(|| "none".to_owned(), |o| (o - 1).to_string())
             )),
         }
-        for (pos, h) in &s.txn_batches {
-            if !journal.is_committed(h.txn_seq) {
-                let msg = format!(
-                    "{} byte {pos}: {} records (offsets {}..={}) of uncommitted transaction {}",
-                    path.display(),
-                    h.count,
-                    h.base_offset,
-                    h.last_offset,
-                    h.txn_seq
-                );
-                if is_last {
-                    report
-                        .notes
-                        .push(format!("{msg} would be rolled back by recovery"));
-                } else {
-                    report.problems.push(msg);
-                }
-            }
-        }
-        check_index(&path, len, base, &file, report)?;
+        txns.extend(s.txn_batches.iter().map(|(pos, h)| TxnSeen {
+            path: path.clone(),
+            pos: *pos,
+            header: *h,
+            in_last_segment: is_last,
+        }));
+        check_index(&path, base, &file, report)?;
     }
     Ok(r)
 }
 
 /// Every index entry must point at a batch starting with the recorded offset.
-fn check_index(
-    path: &Path,
-    len: u64,
-    base: i64,
-    file: &File,
-    report: &mut VerifyReport,
-) -> Result<()> {
+fn check_index(path: &Path, base: i64, file: &File, report: &mut VerifyReport) -> Result<()> {
     let ipath = path.with_extension("index");
-    if !ipath.exists() {
+    let Ok(bytes) = std::fs::read(&ipath) else {
         report.notes.push(format!(
             "{}: index missing, rebuilt at open",
             ipath.display()
         ));
         return Ok(());
-    }
-    let Some(entries) = read_index(&ipath, len.max(1)) else {
+    };
+    // The length after the index: a writer appends entries after the batches they point at,
+    // so every entry read points at bytes that exist.
+    let len = file.metadata().map_err(|e| LogError::io(path, e))?.len();
+    let Some(entries) = parse_index(&bytes, len.max(1)) else {
         report.notes.push(format!(
             "{}: index unusable, rebuilt at open",
             ipath.display()
