@@ -32,9 +32,10 @@
 //! # Layout
 //! * `config.rs`: [`GreenlightConfig`].
 //! * `codec.rs`: decoding with writer schemas from the registry, framing outputs.
-//! * `window_state.rs`: the join result carried between the stages, window and store state.
+//! * `window_state.rs`: the join result carried between the stages, the window aggregate.
 //! * `special.rs`: the winning rule.
-//! * `processor.rs`: [`Greenlight`], the two stages (join; windows).
+//! * `windows.rs`: [`Windows`] and what a closed window writes.
+//! * `processor.rs`: [`Greenlight`], the composition (join → repartition → windows).
 
 pub mod codec;
 mod config;
@@ -45,7 +46,7 @@ mod windows;
 
 pub use config::GreenlightConfig;
 pub use processor::{Greenlight, Timing, Topics};
-pub use windows::{Outputs, WindowTask};
+pub use windows::{Outputs, Windows};
 
 /// Component name in metrics and logs.
 const COMPONENT: &str = "greenlight";

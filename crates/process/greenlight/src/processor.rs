@@ -3,24 +3,27 @@
 //! 1. **join** (input partitions): decode ([`Decoder`]; bad records to the dead-letter topic,
 //!    [`aisle_streams::side`]), then join with the inventory at event time
 //!    ([`TableJoin::catch_up`] first: the table is read to its end or past the record's time).
-//! 2. **repartition by store** (skipped with one input partition, "direct" mode): the original
-//!    bytes as value, the join result in a header, keyed by store; every turn the join stage
-//!    also reports each input partition's time to every repartition partition ([`Progress`]).
-//! 3. **windowed aggregate** ([`WindowTask`]): counts per store and window, closed on the
+//! 2. **repartition by store** ([`Repartition`]; skipped with one input partition, "direct"
+//!    mode): the original bytes as value, the join result in a header, keyed by store; every
+//!    turn the join stage also reports each input partition's time to every repartition
+//!    partition ([`Progress`]).
+//! 3. **windowed aggregate** ([`Windows`], an [`aisle_streams::WindowedAggregate`] of
+//!    [`WindowAgg`]): counts per store and window, closed on the
 //!    stream time (minimum over input partitions) or, when the input is idle, the wall clock;
 //!    late records to the late topic.
 
 use crate::codec::{DecodeError, Decoder};
 use crate::special::Rule;
-use crate::window_state::{JOIN_HEADER, Joined, PROGRESS_HEADER, Progress};
-use crate::windows::{Outputs, WindowTask};
+use crate::window_state::{JOIN_HEADER, Joined, PROGRESS_HEADER, WindowAgg};
+use crate::windows::{self, Outputs, Windows};
 use aisle_events::{Inventory, ShoppingCartObject};
 use aisle_log::{Log, ProduceRecord, Record, TopicPartition};
 use aisle_streams::{
-    ChangelogStore, Processor, Result, SharedClock, StreamsError, TableJoin, Turn, WindowSpec, side,
+    ChangelogStore, Input, Processor, Progress, Repartition, Result, SharedClock, StreamsError,
+    TableJoin, Turn, WindowSpec, side,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -64,15 +67,10 @@ pub struct Greenlight {
     default_store: String,
     table: TableJoin<Inventory>,
     carts: Decoder<ShoppingCartObject>,
-    tasks: HashMap<i32, WindowTask>,
-    /// The join stage's partition time of each assigned input partition.
-    partition_time: HashMap<i32, i64>,
-    /// When each input partition's progress was last reported, and whether it was caught up.
-    reported: HashMap<i32, (Instant, bool)>,
-    /// Input partitions with records in the current turn.
-    touched: BTreeSet<i32>,
-    /// `topic/partition` of each input partition.
-    source_names: Vec<String>,
+    /// The windows of each assigned state partition.
+    tasks: HashMap<i32, Windows>,
+    /// The repartition stage: partition times and progress reports of the input partitions.
+    rep: Repartition,
     /// One input partition: a store's records are all in it already, so windows are counted
     /// right after the join, without the repartition hop.
     direct: bool,
@@ -97,9 +95,14 @@ impl Greenlight {
         table: TableJoin<Inventory>,
         carts: Decoder<ShoppingCartObject>,
     ) -> Self {
-        let source_names = (0..topics.input_partitions.max(0))
-            .map(|p| format!("{}/{p}", topics.input))
-            .collect();
+        let rep = Repartition::new(
+            topics.input.clone(),
+            topics.input_partitions,
+            topics.repartition.clone(),
+            topics.repartition_partitions,
+            PROGRESS_HEADER,
+            timing.max_idle / 3,
+        );
         Greenlight {
             topics,
             timing,
@@ -108,10 +111,7 @@ impl Greenlight {
             table,
             carts,
             tasks: HashMap::new(),
-            partition_time: HashMap::new(),
-            reported: HashMap::new(),
-            touched: BTreeSet::new(),
-            source_names,
+            rep,
             direct: false,
         }
     }
@@ -128,14 +128,6 @@ impl Greenlight {
             &self.topics.input
         } else {
             &self.topics.repartition
-        }
-    }
-
-    /// The watermark source name of an input partition (`topic/partition`).
-    fn source(&self, partition: i32) -> String {
-        match self.source_names.get(partition as usize) {
-            Some(name) => name.clone(),
-            None => format!("{}/{partition}", self.topics.input),
         }
     }
 
@@ -174,10 +166,7 @@ impl Greenlight {
             .filter(|s| !s.is_empty())
             .unwrap_or(&self.default_store)
             .to_owned();
-        let pt = self.partition_time.entry(rec.partition).or_insert(i64::MIN);
-        *pt = (*pt).max(obj.timestamp);
-        let partition_time = *pt;
-        self.touched.insert(rec.partition);
+        let partition_time = self.rep.observe(rec.partition, obj.timestamp);
         // Table before stream: the row in force at the record's time must have been read.
         self.table.catch_up(obj.timestamp).await?;
         let row = self.table.get_at(item, obj.timestamp);
@@ -194,7 +183,7 @@ impl Greenlight {
             } else {
                 side::source_of(rec)
             },
-            partition: self.source(rec.partition),
+            partition: self.rep.source(rec.partition),
             partition_time,
         }))
     }
@@ -203,12 +192,12 @@ impl Greenlight {
     fn forward(&self, rec: &Record, joined: &Joined, out: &mut Vec<ProduceRecord>) -> Result<()> {
         let header = serde_json::to_vec(joined)
             .map_err(|e| StreamsError::Processor(format!("encoding the join header: {e}")))?;
-        let mut r = ProduceRecord::new(self.topics.repartition.clone())
-            .key(joined.store.clone().into_bytes())
-            .timestamp(joined.ts)
-            .header(JOIN_HEADER, header);
-        r.value = rec.value.clone();
-        out.push(r);
+        out.push(self.rep.forward(
+            joined.store.clone().into_bytes(),
+            joined.ts,
+            rec.value.clone(),
+            (JOIN_HEADER, header),
+        ));
         Ok(())
     }
 
@@ -227,68 +216,48 @@ impl Greenlight {
                 rec.topic, rec.partition
             )));
         };
-        let spec = self.timing.spec;
-        task.add(spec, rec, joined, now, &self.topics.outputs.late, out);
-        task.advance(spec, self.rule, now, &self.table, &self.topics.outputs, out)?;
-        Ok(())
+        let input = Input {
+            key: &joined.store,
+            ts: joined.ts,
+            source: &joined.partition,
+            source_time: joined.partition_time,
+        };
+        let init = |w: aisle_streams::Window| WindowAgg::new(w.start, w.end);
+        if let Some(late) = task.add(input, now, init, |agg| agg.add(joined)) {
+            let source = (!joined.source.is_empty()).then_some(joined.source.as_str());
+            let late_topic = &self.topics.outputs.late;
+            let mut r = task.late_record(crate::COMPONENT, late_topic, rec, input, source, &late);
+            r.key = Some(joined.item.clone().into_bytes().into());
+            out.push(r);
+        }
+        let closed = task.advance(now);
+        windows::emit(&closed, self.rule, &self.table, &self.topics.outputs, out)
     }
 
     /// A progress report reached state partition `partition`.
     fn progress(&mut self, partition: i32, p: &Progress, now: Instant) {
         if let Some(task) = self.tasks.get_mut(&partition) {
-            task.wm.report(&p.source, p.time, p.caught_up, now);
-            task.touch();
+            task.report(&p.source, p.time, p.caught_up, now);
         }
     }
 
-    /// The join stage's progress reports for this turn: each assigned input partition that had
-    /// records, changed its caught-up state, or was last reported a third of `max_idle` ago.
+    /// The join stage's progress reports for this turn ([`Repartition::due_reports`]): to every
+    /// repartition partition, or straight to the windows in direct mode.
     fn report_progress(
         &mut self,
         turn: Turn<'_>,
         now: Instant,
         out: &mut Vec<ProduceRecord>,
     ) -> Result<()> {
-        let heartbeat = self.timing.max_idle / 3;
-        let inputs: Vec<i32> = turn
-            .assigned
-            .iter()
-            .filter(|tp| tp.topic == self.topics.input)
-            .map(|tp| tp.partition)
-            .collect();
-        for p in inputs {
-            let due = match self.reported.get(&p) {
-                None => true,
-                Some((at, caught_up)) => {
-                    self.touched.contains(&p)
-                        || *caught_up != turn.caught_up
-                        || now.duration_since(*at) >= heartbeat
-                }
-            };
-            if !due {
-                continue;
-            }
-            self.reported.insert(p, (now, turn.caught_up));
-            let report = Progress {
-                source: self.source(p),
-                time: self.partition_time.get(&p).copied().unwrap_or(i64::MIN),
-                caught_up: turn.caught_up,
-            };
+        for report in self.rep.due_reports(turn, now) {
             if self.direct {
-                self.progress(p, &report, now);
-                continue;
-            }
-            let header = serde_json::to_vec(&report)
-                .map_err(|e| StreamsError::Processor(format!("encoding progress: {e}")))?;
-            for q in 0..self.topics.repartition_partitions {
-                out.push(
-                    ProduceRecord::new(self.topics.repartition.clone())
-                        .partition(q)
-                        .header(PROGRESS_HEADER, header.clone()),
-                );
+                for task in self.tasks.values_mut() {
+                    task.report(&report.source, report.time, report.caught_up, now);
+                }
+            } else {
+                out.extend(self.rep.progress_records(&report)?);
             }
         }
-        self.touched.clear();
         Ok(())
     }
 }
@@ -297,9 +266,6 @@ impl Greenlight {
 impl Processor for Greenlight {
     async fn assigned(&mut self, log: &dyn Log, partitions: &[TopicPartition]) -> Result<()> {
         let now = self.timing.clock.now();
-        let sources: Vec<String> = (0..self.topics.input_partitions)
-            .map(|p| self.source(p))
-            .collect();
         for tp in partitions {
             if tp.topic != *self.state_topic() {
                 continue;
@@ -309,7 +275,14 @@ impl Processor for Greenlight {
                 TopicPartition::new(self.topics.changelog.clone(), tp.partition),
             )
             .await?;
-            let task = WindowTask::restore(store, sources.clone(), self.timing.max_idle, now);
+            let task = Windows::restore(
+                self.timing.spec,
+                "store",
+                store,
+                self.rep.sources(),
+                self.timing.max_idle,
+                now,
+            );
             self.tasks.insert(tp.partition, task);
         }
         Ok(())
@@ -321,8 +294,7 @@ impl Processor for Greenlight {
                 self.tasks.remove(&tp.partition);
             }
             if tp.topic == self.topics.input {
-                self.partition_time.remove(&tp.partition);
-                self.reported.remove(&tp.partition);
+                self.rep.revoke(tp.partition);
             }
         }
     }
@@ -341,8 +313,8 @@ impl Processor for Greenlight {
                     }
                 }
             } else if rec.topic == self.topics.repartition {
-                if let Some(h) = rec.header(PROGRESS_HEADER) {
-                    match serde_json::from_slice::<Progress>(h) {
+                if let Some(report) = self.rep.read_progress(rec) {
+                    match report {
                         Ok(p) => self.progress(rec.partition, &p, now),
                         Err(e) => tracing::warn!(error = %e, "unreadable progress report skipped"),
                     }
@@ -379,20 +351,11 @@ impl Processor for Greenlight {
             let Some(task) = self.tasks.get_mut(&p) else {
                 continue;
             };
-            let (spec, rule) = (self.timing.spec, self.rule);
-            task.advance(spec, rule, now, &self.table, &self.topics.outputs, out)?;
+            let mut closed = task.advance(now);
             if let Some(idle) = self.timing.idle {
-                task.close_idle(
-                    spec,
-                    rule,
-                    idle,
-                    now,
-                    wall,
-                    &self.table,
-                    &self.topics.outputs,
-                    out,
-                )?;
+                closed.extend(task.close_idle(idle, now, wall));
             }
+            windows::emit(&closed, self.rule, &self.table, &self.topics.outputs, out)?;
         }
         Ok(())
     }
@@ -400,8 +363,7 @@ impl Processor for Greenlight {
     fn drain_state(&mut self) -> Result<Vec<ProduceRecord>> {
         let mut out = Vec::new();
         for task in self.tasks.values_mut() {
-            task.save_progress();
-            out.extend(task.store.drain_changes()?);
+            out.extend(task.drain_changes()?);
         }
         Ok(out)
     }

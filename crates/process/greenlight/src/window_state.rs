@@ -1,5 +1,5 @@
-//! The per-store window state kept in the task's [`aisle_streams::ChangelogStore`], and what a
-//! joined cart object carries from the join to the windows.
+//! What a joined cart object carries from the join to the windows, and the per-store window
+//! aggregate ([`WindowAgg`]) kept in the task's [`aisle_streams::WindowedAggregate`].
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,20 +36,9 @@ fn min_time() -> i64 {
     i64::MIN
 }
 
-/// Header of the progress reports the join stage writes to every repartition partition.
+/// Header of the progress reports ([`aisle_streams::Progress`]) the join stage writes to every
+/// repartition partition.
 pub const PROGRESS_HEADER: &str = "aisle.greenlight.progress";
-
-/// A progress report of one input partition, as carried on the repartition topic: the window
-/// stage's stream time is the minimum over these (see [`aisle_streams::Watermarks`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
-    /// The input partition (`topic/partition`).
-    pub source: String,
-    /// Its partition time.
-    pub time: i64,
-    /// Whether its reader was at its end.
-    pub caught_up: bool,
-}
 
 /// Header of repartition records holding the [`Joined`] JSON.
 pub const JOIN_HEADER: &str = "aisle.greenlight.join";
@@ -118,46 +107,4 @@ impl WindowAgg {
             self.unmatched += 1;
         }
     }
-}
-
-/// A task's event-time progress, also in the store.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TaskMeta {
-    /// The task's stream time (windows ending at or before it minus grace are closed).
-    pub stream_time: i64,
-    /// Each input partition's time.
-    pub sources: BTreeMap<String, i64>,
-    /// Wall-clock time of the last close of an idle task (0: never).
-    pub idle_closed_at: i64,
-}
-
-/// A state-store value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Entry {
-    /// An open window.
-    Window(WindowAgg),
-    /// The task's progress.
-    Task(TaskMeta),
-}
-
-const SEP: char = '\u{1f}';
-
-/// State key of a store's window.
-pub fn window_key(store: &str, start: i64) -> String {
-    format!("w{SEP}{store}{SEP}{start}")
-}
-
-/// Prefix of all window keys of a store.
-pub fn window_prefix(store: &str) -> String {
-    format!("w{SEP}{store}{SEP}")
-}
-
-/// State key of the task's progress.
-pub const TASK_KEY: &str = "t";
-
-/// The store of a window key.
-pub fn store_of_window_key(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix('w')?.strip_prefix(SEP)?;
-    Some(rest.rsplit_once(SEP)?.0)
 }

@@ -31,6 +31,11 @@
 //!   caught-up and silent partitions no longer holding it back.
 //! * [`TableJoin`]: the stream–table join at event time, reading the table to its end or past
 //!   a record's time before joining it.
+//! * [`WindowedAggregate`]: an event-time windowed aggregation per key, closed on the stream
+//!   time (or, when the input is idle, the wall clock), late records reported with the windows
+//!   they missed.
+//! * [`Repartition`]: repartition by key, with progress reports so the downstream stage's
+//!   stream time is still the minimum over the input partitions.
 //! * [`side`]: dead-letter and late side outputs with one header vocabulary.
 //! * [`Clock`]: every wall-clock read goes through one passed in ([`TokioClock`] under paused
 //!   time in tests).
@@ -40,6 +45,8 @@
 //! * `processor.rs`: [`Processor`] (no-op defaults), [`Turn`].
 //! * `watermark.rs`: [`Watermarks`].
 //! * `join.rs`: [`TableJoin`].
+//! * `aggregate.rs`: [`WindowedAggregate`] (paused-time tests in `aggregate/tests.rs`).
+//! * `repartition.rs`: [`Repartition`], [`Progress`].
 //! * `side.rs`: side-output records and their headers.
 //! * `error.rs`: [`StreamsError`], and which errors a restart can help.
 //! * `window.rs`: [`WindowSpec`], [`Window`].
@@ -48,11 +55,13 @@
 //! * `read.rs`: reading partitions to their end (restores).
 //! * `task.rs`: [`TaskConfig`], [`run_task`].
 
+pub mod aggregate;
 pub mod clock;
 mod error;
 mod join;
 mod processor;
 pub mod read;
+mod repartition;
 pub mod side;
 mod store;
 mod table;
@@ -60,10 +69,12 @@ mod task;
 mod watermark;
 mod window;
 
+pub use aggregate::{Closed, Input, Late, WindowedAggregate};
 pub use clock::{Clock, SharedClock, SystemClock, TokioClock};
 pub use error::{Result, StreamsError};
 pub use join::TableJoin;
 pub use processor::{Processor, Turn};
+pub use repartition::{Progress, Repartition};
 pub use store::ChangelogStore;
 pub use table::{TableDecoder, TableFeed, VersionedTable};
 pub use task::{TaskConfig, TaskStats, run_task};
