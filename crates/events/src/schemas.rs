@@ -20,6 +20,15 @@ pub const GREEN_LIGHT_SPECIAL: &str = include_str!("../../../schemas/green_light
 /// `sales_forecasts` value (`aisle.retail.SalesForecast`).
 pub const SALES_FORECAST: &str = include_str!("../../../schemas/sales_forecast.avsc");
 
+/// `sales_forecasts` value as first registered (v1, without `quantiles`): the current schema must
+/// stay BACKWARD compatible with it, so consumers on v2 read forecasts written before quantiles.
+pub const SALES_FORECAST_V1: &str = include_str!("../../../schemas/v1/sales_forecast.avsc");
+
+/// Earlier versions of Aisle's own schemas, paired with the current one: `(file, old, current)`.
+/// The registry's BACKWARD check must accept the current schema after each old one.
+pub const PREVIOUS: [(&str, &str, &str); 1] =
+    [("sales_forecast.avsc", SALES_FORECAST_V1, SALES_FORECAST)];
+
 /// The detection schema of the 2019 Java camera producer, without Aisle's optional fields.
 pub const SEED_SHOPPING_CART_OBJECT: &str =
     include_str!("../../../schemas/seed/shopping_cart_object.avsc");

@@ -207,6 +207,10 @@ pub struct SalesForecast {
     pub model: String,
     /// When the forecast was made, ms.
     pub generated_at: i64,
+    /// Since schema v2: quantiles of the forecast distribution, increasing `q` (the nine M5 ones,
+    /// [`SalesForecast::M5_QUANTILES`], from the forecaster); empty in v1 data.
+    #[serde(default)]
+    pub quantiles: Vec<ForecastQuantile>,
 }
 impl_event!(
     SalesForecast,
@@ -215,8 +219,28 @@ impl_event!(
 );
 
 impl SalesForecast {
+    /// The nine quantile levels of the M5 uncertainty competition.
+    pub const M5_QUANTILES: [f32; 9] = [0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995];
+
     /// The record key: the series id.
     pub fn key(&self) -> &str {
         &self.id
     }
+
+    /// The values of quantile level `q` (within 1e-6), if the record carries it.
+    pub fn quantile(&self, q: f32) -> Option<&[f32]> {
+        self.quantiles
+            .iter()
+            .find(|x| (x.q - q).abs() < 1e-6)
+            .map(|x| x.values.as_slice())
+    }
+}
+
+/// One quantile of a [`SalesForecast`] (Avro record `aisle.retail.ForecastQuantile`, schema v2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastQuantile {
+    /// Quantile level in (0, 1).
+    pub q: f32,
+    /// Units per day from `first_day` on, aligned with `forecast`.
+    pub values: Vec<f32>,
 }

@@ -1,6 +1,7 @@
 //! Round trips through [`Event`], agreement between the two Avro libraries, and reading records
 //! written by the original applications (seed schemas).
 
+use aisle_events::types::ForecastQuantile;
 use aisle_events::{
     CodecError, Event, GreenLightSpecial, Inventory, SalesForecast, SalesRecord,
     ShoppingCartObject, WindowedItem, schemas,
@@ -84,6 +85,14 @@ fn forecast() -> SalesForecast {
         forecast: (0..28).map(|d| d as f32 * 0.5).collect(),
         model: "seasonal-naive-7".into(),
         generated_at: 1_700_000_000_123,
+        quantiles: SalesForecast::M5_QUANTILES
+            .iter()
+            .enumerate()
+            .map(|(k, &q)| ForecastQuantile {
+                q,
+                values: (0..28).map(|d| (d + k) as f32 * 0.5).collect(),
+            })
+            .collect(),
     }
 }
 
@@ -147,6 +156,11 @@ fn every_type_round_trips_and_both_libraries_agree() {
     check(forecast());
     check(SalesForecast {
         forecast: vec![],
+        quantiles: vec![],
+        ..forecast()
+    });
+    check(SalesForecast {
+        quantiles: vec![],
         ..forecast()
     });
 }
@@ -198,6 +212,60 @@ fn seed_cart_records_read_with_the_new_fields_null() {
     );
     // Without resolution the short datum is not a current-schema record.
     assert!(ShoppingCartObject::decode(&datum).is_err());
+}
+
+#[test]
+fn v1_forecasts_read_with_the_v2_reader_and_v2_round_trips() {
+    // Written by a v1 forecaster: the v1 schema, through a generic record (no quantiles field).
+    let v1 = Schema::parse_str(schemas::SALES_FORECAST_V1).unwrap();
+    let record = Value::Record(vec![
+        ("id".into(), Value::String("FOODS_3_090_CA_1".into())),
+        ("item_id".into(), Value::String("FOODS_3_090".into())),
+        ("store_id".into(), Value::String("CA_1".into())),
+        ("first_day".into(), Value::Int(1942)),
+        (
+            "forecast".into(),
+            Value::Array(vec![Value::Float(1.5), Value::Float(0.25)]),
+        ),
+        ("model".into(), Value::String("seasonal-naive-7".into())),
+        ("generated_at".into(), Value::TimestampMillis(7)),
+    ]);
+    let datum = apache_avro::to_avro_datum(&v1, record).unwrap();
+    let read = SalesForecast::decode_resolving(schemas::SALES_FORECAST_V1, &datum).unwrap();
+    assert_eq!(
+        read,
+        SalesForecast {
+            id: "FOODS_3_090_CA_1".into(),
+            item_id: "FOODS_3_090".into(),
+            store_id: "CA_1".into(),
+            first_day: 1942,
+            forecast: vec![1.5, 0.25],
+            model: "seasonal-naive-7".into(),
+            generated_at: 7,
+            quantiles: vec![],
+        }
+    );
+    // The v1 datum is not a v2 one: the fast path alone would misread it.
+    assert!(SalesForecast::decode(&datum).is_err());
+    // v2 with the nine quantiles: both decoders give it back, and a v1 reader (FORWARD) still
+    // reads its point forecast.
+    let f = forecast();
+    assert_eq!(f.quantiles.len(), 9);
+    let bytes = f.to_datum().unwrap();
+    assert_eq!(SalesForecast::decode(&bytes).unwrap(), f);
+    assert_eq!(
+        SalesForecast::decode_resolving(schemas::SALES_FORECAST, &bytes).unwrap(),
+        f
+    );
+    assert_eq!(f.quantile(0.975), Some(&f.quantiles[7].values[..]));
+    assert_eq!(f.quantile(0.3), None);
+    let v2 = Schema::parse_str(schemas::SALES_FORECAST).unwrap();
+    let old = apache_avro::from_avro_datum(&v2, &mut &bytes[..], Some(&v1)).unwrap();
+    let Value::Record(fields) = old else {
+        panic!("{old:?}")
+    };
+    assert_eq!(fields.len(), 7);
+    assert_eq!(fields[3], ("first_day".into(), Value::Int(1942)));
 }
 
 #[test]

@@ -27,6 +27,36 @@ fn current_schemas_are_backward_compatible_with_their_seeds() {
 }
 
 #[test]
+fn current_schemas_are_backward_compatible_with_their_previous_versions() {
+    for (file, old, current) in schemas::PREVIOUS {
+        let old_json: Value = serde_json::from_str(old).unwrap();
+        let current_json: Value = serde_json::from_str(current).unwrap();
+        assert_eq!(old_json["name"], current_json["name"], "{file}");
+        assert_eq!(old_json["namespace"], current_json["namespace"], "{file}");
+        // Old fields unchanged and first; every added field has a default.
+        let old_fields = fields_without_docs(old);
+        let current_fields = fields_without_docs(current);
+        assert_eq!(old_fields[..], current_fields[..old_fields.len()], "{file}");
+        for f in &current_fields[old_fields.len()..] {
+            assert!(f.get("default").is_some(), "{file}: {f} has no default");
+        }
+        let old = Schema::parse_str(old).unwrap();
+        let current = Schema::parse_str(current).unwrap();
+        SchemaCompatibility::can_read(&old, &current)
+            .unwrap_or_else(|e| panic!("{file} cannot read its previous version: {e}"));
+    }
+    // SalesForecast v2: one field added, `quantiles`, an array of records defaulting to empty.
+    let v2: Value = serde_json::from_str(schemas::SALES_FORECAST).unwrap();
+    let q = &v2["fields"][7];
+    assert_eq!(
+        (q["name"].as_str(), &q["default"]),
+        (Some("quantiles"), &json!([]))
+    );
+    assert_eq!(q["type"]["items"]["name"], "ForecastQuantile");
+    assert_eq!(v2["fields"].as_array().unwrap().len(), 8);
+}
+
+#[test]
 fn compatibility_check_would_catch_a_breaking_change() {
     // Guard against a vacuous check: a new field without a default is not BACKWARD compatible.
     let seed = Schema::parse_str(schemas::SEED_SHOPPING_CART_OBJECT).unwrap();
@@ -37,6 +67,15 @@ fn compatibility_check_would_catch_a_breaking_change() {
         .push(json!({"name": "aisle", "type": "string"}));
     let broken = Schema::parse_str(&broken.to_string()).unwrap();
     assert!(SchemaCompatibility::can_read(&seed, &broken).is_err());
+    // The same for SalesForecast v2 without the default of `quantiles`.
+    let v1 = Schema::parse_str(schemas::SALES_FORECAST_V1).unwrap();
+    let mut no_default: Value = serde_json::from_str(schemas::SALES_FORECAST).unwrap();
+    no_default["fields"][7]
+        .as_object_mut()
+        .unwrap()
+        .remove("default");
+    let no_default = Schema::parse_str(&no_default.to_string()).unwrap();
+    assert!(SchemaCompatibility::can_read(&v1, &no_default).is_err());
 }
 
 /// A field's JSON without `doc`, which does not change the contract.

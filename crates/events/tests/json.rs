@@ -82,10 +82,19 @@ fn cart_and_forecast_json() {
         forecast: vec![1.0, 0.1, 2.5],
         model: "m".into(),
         generated_at: 7,
+        quantiles: vec![aisle_events::types::ForecastQuantile {
+            q: 0.5,
+            values: vec![1.0, 0.0, 2.0],
+        }],
     };
     let json = datum_to_json(schemas::SALES_FORECAST, &f.to_datum().unwrap()).unwrap();
     assert_eq!(json["forecast"].to_string(), "[1.0,0.1,2.5]");
     assert_eq!(json["generated_at"], 7);
+    // v2's quantiles print as Confluent's console consumer shows them: plain records, no unions.
+    assert_eq!(
+        json["quantiles"].to_string(),
+        r#"[{"q":0.5,"values":[1.0,0.0,2.0]}]"#
+    );
 }
 
 #[test]

@@ -330,6 +330,7 @@ mod tests {
             forecast: values,
             model: "test".into(),
             generated_at: 0,
+            quantiles: vec![],
         }
     }
 
@@ -391,5 +392,29 @@ mod tests {
         );
         s.delete_forecast("FOODS_3_001_CA_1");
         assert_eq!(s.forecast_count(), 0);
+    }
+
+    #[test]
+    fn series_json_carries_the_quantile_band() {
+        let mut s = Sales::default();
+        s.apply_sale(&sale("FOODS_3_001", "CA_1", 1, 2));
+        let mut f = forecast("FOODS_3_001", "CA_1", 2, vec![1.0, 2.0]);
+        f.quantiles = SalesForecast::M5_QUANTILES
+            .iter()
+            .map(|&q| aisle_events::types::ForecastQuantile {
+                q,
+                values: vec![q * 4.0, q * 8.0],
+            })
+            .collect();
+        s.apply_forecast(f);
+        let j = s.series_json("FOODS_3_001_CA_1").unwrap();
+        let q = j["forecast"]["quantiles"].as_array().unwrap();
+        assert_eq!(q.len(), 9);
+        assert_eq!(q[7]["q"].as_f64().unwrap() as f32, 0.975);
+        assert_eq!(q[7]["values"][1].as_f64().unwrap() as f32, 0.975 * 8.0);
+        // A v1 forecast (no quantiles) shows an empty list, not a missing field.
+        s.apply_forecast(forecast("FOODS_3_001", "CA_1", 2, vec![1.0, 2.0]));
+        let j = s.series_json("FOODS_3_001_CA_1").unwrap();
+        assert_eq!(j["forecast"]["quantiles"], serde_json::json!([]));
     }
 }

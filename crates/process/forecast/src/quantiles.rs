@@ -154,16 +154,21 @@ impl QuantileModel {
         h.levels
             .iter()
             .zip(phi)
-            .map(|(l, &phi)| {
-                l.aggregate(points)
-                    .par_iter()
-                    .map(|row| {
-                        let per_day: Vec<[f64; 9]> =
-                            row.iter().map(|&mu| nb_quantiles(mu, phi)).collect();
-                        (0..QUANTILES.len())
-                            .map(|q| per_day.iter().map(|d| d[q] as f32).collect())
-                            .collect()
-                    })
+            .map(|(l, &phi)| Self::of_rows(&l.aggregate(points), phi))
+            .collect()
+    }
+
+    /// Quantiles (`[series][quantile][day]`) of rows of means `rows` sharing one `phi`: e.g. the
+    /// bottom series (item × store) with the bottom level's `phi`, which is what the streaming
+    /// forecaster puts in each `SalesForecast`. Equal to the last level of [`Self::from_points`]
+    /// for M5 bottom series.
+    pub fn of_rows<T: Copy + Into<f64> + Sync>(rows: &[Vec<T>], phi: f64) -> LevelQuantiles {
+        rows.par_iter()
+            .map(|row| {
+                let per_day: Vec<[f64; 9]> =
+                    row.iter().map(|&mu| nb_quantiles(mu.into(), phi)).collect();
+                (0..QUANTILES.len())
+                    .map(|q| per_day.iter().map(|d| d[q] as f32).collect())
                     .collect()
             })
             .collect()
@@ -239,5 +244,8 @@ mod tests {
         }
         // The total of day 3 (μ 240) is past the exact range: its median is μ.
         assert_eq!(lq[0][0][4][2], 240.0);
+        // The bottom level alone (what the stream's records carry) is the last level.
+        assert_eq!(QuantileModel::of_rows(&points, 0.1), lq[11]);
+        assert_ne!(QuantileModel::of_rows(&points, 5.0), lq[11]);
     }
 }

@@ -8,6 +8,13 @@
 //! (model fitting runs on the blocking pool), publishes one `SalesForecast` per series (key =
 //! series id) and optionally writes a Kaggle submission. With `once` it then exits.
 //!
+//! Every record carries the nine M5 quantiles of its series (schema v2 `quantiles`), from
+//! [`QuantileModel`]: negative binomial around the point forecast with the bottom level's
+//! over-dispersion, measured by refitting the model without the last week (so a round fits the
+//! model twice). They are non-decreasing in `q` for every day; the point forecast (the mean)
+//! lies in `[q0.005, q0.995]` except where the mean is so small that even `q0.995` is 0 units.
+//! With `quantile_submission` the same dispersions give every level's quantiles for the file.
+//!
 //! Records that cannot be decoded go to `<sales topic>.dlq` (original key and bytes, headers
 //! `aisle.error` and `aisle.source` = topic/partition@offset), are counted in
 //! [`RunSummary::skipped`], and the stream goes on.
@@ -18,8 +25,9 @@ use crate::error::{ForecastError, Result};
 use crate::hierarchy::Hierarchy;
 use crate::history::History;
 use crate::models::{Context, Model};
-use crate::quantiles::QuantileModel;
+use crate::quantiles::{QUANTILES, QuantileModel};
 use crate::submission;
+use aisle_events::types::ForecastQuantile;
 use aisle_events::{Event, SalesForecast, SalesRecord, topics, wire};
 use aisle_log::{
     ConsumerConfig, Log, Offset, ProduceRecord, ProducerConfig, Record, TopicPartition, TopicSpec,
@@ -319,8 +327,8 @@ async fn publish_forecasts(
     let horizon = opts.horizon;
     let started = std::time::Instant::now();
     let model_name = model.name();
-    let want_quantiles = opts.quantile_submission.is_some();
-    let (panel, forecasts, quantiles) = tokio::task::spawn_blocking(move || {
+    let want_levels = opts.quantile_submission.is_some();
+    let (panel, forecasts, bottom, quantiles) = tokio::task::spawn_blocking(move || {
         let own;
         let inputs: &Inputs = match &inputs {
             Some(i) => i,
@@ -331,13 +339,16 @@ async fn publish_forecasts(
         };
         let ctx: Context<'_> = inputs.context(&panel, horizon);
         let f = model.forecast(&ctx);
-        let q = want_quantiles.then(|| {
-            let h = Hierarchy::m5(&panel.series);
-            let phi = QuantileModel::default().dispersion(model.as_ref(), &ctx, &h);
+        // One over-dispersion per level (one refit of the model without the last week); the
+        // records carry the bottom level's quantiles, the submission file every level's.
+        let h = Hierarchy::m5(&panel.series);
+        let phi = QuantileModel::default().dispersion(model.as_ref(), &ctx, &h);
+        let bottom = QuantileModel::of_rows(&f, phi.last().copied().unwrap_or_default());
+        let q = want_levels.then(|| {
             let levels = QuantileModel::from_points(&h, &f, &phi);
             (h, levels)
         });
-        (panel, f, q)
+        (panel, f, bottom, q)
     })
     .await
     .map_err(|e| ForecastError::Mismatch(format!("forecast task failed: {e}")))?;
@@ -351,7 +362,7 @@ async fn publish_forecasts(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let mut pending = Vec::with_capacity(panel.series.len());
-    for (m, f) in panel.series.iter().zip(&forecasts) {
+    for ((m, f), q) in panel.series.iter().zip(&forecasts).zip(bottom) {
         let event = SalesForecast {
             id: m.id.clone(),
             item_id: m.item_id.clone(),
@@ -360,8 +371,16 @@ async fn publish_forecasts(
             forecast: f.clone(),
             model: model_name.clone(),
             generated_at: now,
+            quantiles: QUANTILES
+                .iter()
+                .zip(q)
+                .map(|(&q, values)| ForecastQuantile {
+                    q: q as f32,
+                    values,
+                })
+                .collect(),
         };
-        let mut value = Vec::with_capacity(64 + 4 * f.len());
+        let mut value = Vec::with_capacity(64 + 40 * f.len());
         wire::write_header(&mut value, schema_id);
         event
             .encode(&mut value)

@@ -81,3 +81,153 @@ fn evaluate_quantiles_matches_a_hand_computed_wspl() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The streaming forecaster puts the nine quantiles of every bottom series in its records
+/// (without being asked for a file), monotone per series and day, around the point forecast;
+/// they are the bottom rows of the uncertainty file it writes when asked for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_forecasts_carry_monotone_quantiles_of_every_series() -> anyhow::Result<()> {
+    use aisle_events::{Event, SalesForecast, SalesRecord, topics, wire};
+    use aisle_forecast::models::pooled::Pooled;
+    use aisle_forecast::stream::{RunOptions, run};
+    use aisle_forecast::synthetic::Synthetic;
+    use aisle_log::{Log, Offset, ProduceRecord, ProducerConfig, TopicPartition, TopicSpec};
+    use aisle_log_embedded::{EmbeddedConfig, EmbeddedLog};
+    use aisle_registry::{LocalRegistry, SchemaRegistry, SchemaStore};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    // M5-shaped negative-binomial demand, mostly intermittent: ~300 series, 84 days.
+    let data = Synthetic::generate(0.01, 84, 28, 7);
+    let dir = tempfile::tempdir()?;
+    let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(
+        &dir.path().join("log"),
+        EmbeddedConfig::default(),
+    )?);
+    let registry: Arc<dyn SchemaRegistry> =
+        Arc::new(LocalRegistry::new(SchemaStore::open(log.clone()).await?));
+    log.create_topic(&TopicSpec::new(topics::SALES, 2)).await?;
+    let id = registry
+        .register(
+            &topics::value_subject(topics::SALES),
+            SalesRecord::SCHEMA_JSON,
+        )
+        .await?;
+    let producer = log.producer(&ProducerConfig::default())?;
+    let mut pending = Vec::new();
+    for (m, row) in data.sales.series.iter().zip(&data.sales.values) {
+        for (k, &sold) in row.iter().enumerate() {
+            let s = SalesRecord {
+                item_id: m.item_id.clone(),
+                dept_id: m.dept_id.clone(),
+                cat_id: m.cat_id.clone(),
+                store_id: m.store_id.clone(),
+                state_id: m.state_id.clone(),
+                day: data.sales.first_day + k as i32,
+                sold: sold as i32,
+                sell_price: None,
+            };
+            let mut value = Vec::new();
+            wire::write_header(&mut value, id);
+            s.encode(&mut value)?;
+            let rec = ProduceRecord::new(topics::SALES)
+                .key(s.key().into_bytes())
+                .value(value);
+            pending.push(producer.send(rec).await?);
+        }
+    }
+    for p in pending {
+        p.await?;
+    }
+
+    let file = dir.path().join("quantiles.csv");
+    let mut opts = RunOptions::new(dir.path().join("state"));
+    opts.once = true;
+    opts.quantile_submission = Some(file.clone());
+    let summary = run(
+        log.clone(),
+        registry,
+        None,
+        Arc::new(Pooled::default()),
+        opts,
+        std::future::pending(),
+    )
+    .await?;
+    let n = data.sales.series.len();
+    assert_eq!(summary.published, n as u64);
+
+    let mut c = log.consumer(&aisle_log::ConsumerConfig::default())?;
+    let parts = log
+        .describe_topic(topics::SALES_FORECASTS)
+        .await?
+        .partitions;
+    c.assign(
+        &(0..parts)
+            .map(|p| {
+                (
+                    TopicPartition::new(topics::SALES_FORECASTS, p),
+                    Offset::Beginning,
+                )
+            })
+            .collect::<Vec<_>>(),
+    )?;
+    let mut got: BTreeMap<String, SalesForecast> = BTreeMap::new();
+    while got.len() < n {
+        let batch = c.poll(std::time::Duration::from_secs(5)).await?;
+        assert!(
+            !batch.is_empty(),
+            "only {} of {n} forecasts read",
+            got.len()
+        );
+        for r in batch {
+            let (_, datum) = wire::split(r.value.as_deref().unwrap()).unwrap();
+            let f = SalesForecast::decode(datum)?;
+            got.insert(f.id.clone(), f);
+        }
+    }
+
+    let (mut nonzero, mut tiny) = (0, 0);
+    for f in got.values() {
+        let qs: Vec<f32> = f.quantiles.iter().map(|q| q.q).collect();
+        assert_eq!(qs, SalesForecast::M5_QUANTILES, "{}", f.id);
+        for d in 0..28 {
+            let col: Vec<f32> = f.quantiles.iter().map(|q| q.values[d]).collect();
+            assert!(
+                col.windows(2).all(|w| w[0] <= w[1]),
+                "{} day {d}: {col:?}",
+                f.id
+            );
+            let point = f.forecast[d];
+            // The point forecast is the distribution's mean: never below q0.005 and never
+            // above q0.995, unless the mean is so small that q0.995 is already 0 units.
+            assert!(col[0] <= point, "{} day {d}: {point} < {col:?}", f.id);
+            if col[8] == 0.0 {
+                assert!(point < 0.1, "{} day {d}: {point} > {col:?}", f.id);
+                tiny += 1;
+            } else {
+                assert!(point <= col[8], "{} day {d}: {point} > {col:?}", f.id);
+            }
+            if col[8] > 0.0 {
+                nonzero += 1;
+            }
+        }
+    }
+    // Not vacuous: most series-days have a band, and the intermittent ones a degenerate one.
+    assert!(nonzero > n * 28 / 2, "{nonzero} of {} with a band", n * 28);
+    assert!(tiny < n * 28 / 10, "{tiny}");
+
+    // The records' quantiles are the bottom rows (level 12) of the file.
+    let metas: Vec<_> = got
+        .values()
+        .map(|f| aisle_forecast::data::SeriesMeta::from_ids(&f.item_id, &f.store_id).unwrap())
+        .collect();
+    let h = Hierarchy::m5(&metas);
+    let levels = aisle_forecast::submission::read_quantiles(&file, &h, "evaluation")?;
+    for (m, rows) in metas.iter().zip(&levels[11]) {
+        let f = &got[&m.id];
+        for (q, row) in f.quantiles.iter().zip(rows) {
+            assert_eq!(&q.values, row, "{} q{}", m.id, q.q);
+        }
+    }
+    Ok(())
+}

@@ -206,6 +206,15 @@ pub async fn scenario(
         forecast: vec![2.0; 28],
         model: "test".into(),
         generated_at: 1,
+        // A band 1 unit wide each side at 0.25/0.75, 2 at 0.025/0.975, 3 at the extremes.
+        quantiles: SalesForecast::M5_QUANTILES
+            .iter()
+            .zip([-3.0f32, -2.0, -1.5, -1.0, 0.0, 1.0, 1.5, 2.0, 3.0])
+            .map(|(&q, d)| aisle_events::types::ForecastQuantile {
+                q,
+                values: vec![(2.0 + d).max(0.0); 28],
+            })
+            .collect(),
     };
     w.put(&t.forecasts, &f.id, Some(&f)).await;
 
@@ -268,6 +277,10 @@ pub async fn scenario(
     .await;
     assert_shape("Series", &series);
     assert_eq!(series["forecast"]["first_day"], 31);
+    let band = &series["forecast"]["quantiles"];
+    assert_eq!(band.as_array().map(Vec::len), Some(9), "{series}");
+    assert_eq!(band[7]["q"].as_f64().map(|q| q as f32), Some(0.975));
+    assert_eq!(band[7]["values"][27], 4.0);
     assert_eq!(series["actual"].as_array().unwrap().len(), 30);
     let (status, missing) = get(&base, "/api/forecasts/NO_SUCH_SERIES").await;
     assert_eq!(status, 404);
