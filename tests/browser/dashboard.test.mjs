@@ -1,6 +1,8 @@
 // Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core) opens the Aisle
 // dashboard, waits until a Green Light Special appears, saves a screenshot, stops the server and
-// checks every special the page showed against `aisle topic dump green_light_specials`.
+// checks every special the page showed against `aisle topic dump green_light_specials`. When it
+// seeds the topics itself it also writes a forecast with quantiles and checks that the forecast
+// chart draws its 95% and 50% bands where the quantiles say.
 //
 // Environment:
 //   AISLE_BIN            the aisle binary (default: ../../target/debug/aisle)
@@ -59,6 +61,32 @@ function seedSpecials() {
     '--schema', join(repo, 'schemas/green_light_special.avsc')], { env, input: lines });
 }
 
+// One series' sales d_1..d_10 and its forecast d_11..d_17 with the nine M5 quantiles.
+const BAND = { q: [0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995],
+  offset: [-4, -3, -2, -1, 0, 1, 2, 3, 4] };
+function seedForecast() {
+  const sales = Array.from({ length: 10 }, (_, i) => JSON.stringify({ key: 'FOODS_3_090_CA_1',
+    value: { item_id: 'FOODS_3_090', dept_id: 'FOODS_3', cat_id: 'FOODS', store_id: 'CA_1',
+      state_id: 'CA', day: i + 1, sold: 5 + (i % 3), sell_price: { float: 1.5 } } })).join('\n') + '\n';
+  execFileSync(bin, ['--data-dir', dataDir, 'topic', 'produce', 'sales',
+    '--schema', join(repo, 'schemas/sales_record.avsc')], { env, input: sales });
+  const forecast = Array(7).fill(6);
+  const quantiles = BAND.q.map((q, k) => ({ q, values: forecast.map((v) => v + BAND.offset[k]) }));
+  const line = JSON.stringify({ key: 'FOODS_3_090_CA_1', value: { id: 'FOODS_3_090_CA_1',
+    item_id: 'FOODS_3_090', store_id: 'CA_1', first_day: 11, forecast, model: 'browser-test',
+    generated_at: 1, quantiles } }) + '\n';
+  execFileSync(bin, ['--data-dir', dataDir, 'topic', 'produce', 'sales_forecasts',
+    '--schema', join(repo, 'schemas/sales_forecast.avsc')], { env, input: line });
+}
+
+// The band polygons of the forecast chart, in chart coordinates (x right, y down).
+async function bands(page) {
+  return page.$$eval('#forecast svg polygon.band', (ps) => ps.map((p) => ({
+    name: p.dataset.band,
+    points: p.getAttribute('points').split(' ').map((xy) => xy.split(',').map(Number)),
+  })));
+}
+
 function startServer() {
   const command = process.env.AISLE_BROWSER_START;
   const child = command
@@ -91,7 +119,10 @@ let server;
 let browser;
 let failed = false;
 try {
-  if (!process.env.AISLE_BROWSER_START) seedSpecials();
+  if (!process.env.AISLE_BROWSER_START) {
+    seedSpecials();
+    seedForecast();
+  }
   server = startServer();
   const url = await server.url + (process.env.AISLE_BROWSER_TOKEN
     ? `?token=${encodeURIComponent(process.env.AISLE_BROWSER_TOKEN)}` : '');
@@ -114,6 +145,11 @@ try {
     upsell: c.querySelector('.upsell b').textContent,
     count: Number(c.dataset.count),
   })));
+  let drawn = null;
+  if (!process.env.AISLE_BROWSER_START) {
+    await page.locator('#forecast svg polygon.band').first().waitFor({ timeout: 20000 });
+    drawn = await bands(page);
+  }
   const shot = join(artifacts, 'dashboard.png');
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`screenshot: ${shot}`);
@@ -138,6 +174,20 @@ try {
     const newest = Math.max(...dumped.filter((r) => r.key === s.store).map((r) => r.value.window_start));
     if (!process.env.AISLE_BROWSER_START) assert.equal(s.window_start, newest, `${s.store} newest`);
     console.log(`ok: ${s.store} ${s.item} (upsell ${s.upsell}, ${s.count}x) matches the topic`);
+  }
+  if (drawn) {
+    // Two bands, the 95% one first (behind), each 7 days of upper edge then 7 of lower edge.
+    assert.deepEqual(drawn.map((b) => b.name), ['95% interval', '50% interval']);
+    const height = (b) => b.points[0][1] - b.points[b.points.length - 1][1];
+    for (const b of drawn) {
+      assert.equal(b.points.length, 14, `${b.name}: ${b.points.length} points`);
+      // SVG y grows downwards: the upper edge (q 0.975 / 0.75) is above the lower one.
+      assert.ok(height(b) < 0, `${b.name} upside down: ${JSON.stringify(b.points)}`);
+    }
+    // Quantiles 6 +- 3 and 6 +- 1: the 95% band is three times as tall as the 50% one.
+    const ratio = height(drawn[0]) / height(drawn[1]);
+    assert.ok(Math.abs(ratio - 3) < 0.05, `band heights ratio ${ratio}`);
+    console.log('ok: forecast chart draws the 95% and 50% quantile bands');
   }
 } catch (e) {
   failed = true;

@@ -107,9 +107,10 @@ function renderInventory(data) {
 }
 
 // ---- Line charts ------------------------------------------------------------------------
-function lineChart(lines, { xLabel = 'day' } = {}) {
+// `bands` are shaded areas drawn behind the lines: { name, color, opacity, lo: [[x, y]], hi }.
+function lineChart(lines, { xLabel = 'day', bands = [] } = {}) {
   const W = 900, H = 260, L = 56, R = 10, T = 10, B = 26;
-  const pts = lines.flatMap((l) => l.points);
+  const pts = lines.flatMap((l) => l.points).concat(bands.flatMap((b) => b.hi));
   const g = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
   if (!pts.length) return g;
   const x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(x0 + 1, ...pts.map((p) => p[0]));
@@ -123,6 +124,13 @@ function lineChart(lines, { xLabel = 'day' } = {}) {
   }
   g.append(svgEl('text', { x: L, y: H - 6 }, `${xLabel} ${x0}`));
   g.append(svgEl('text', { x: W - R, y: H - 6, 'text-anchor': 'end' }, `${xLabel} ${x1}`));
+  for (const b of bands) {
+    if (!b.lo.length) continue;
+    const edge = b.hi.concat([...b.lo].reverse());
+    g.append(svgEl('polygon', { class: 'band', 'data-band': b.name, fill: b.color,
+      'fill-opacity': b.opacity, stroke: 'none',
+      points: edge.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ') }));
+  }
   for (const l of lines) {
     if (!l.points.length) continue;
     const d = l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
@@ -132,9 +140,25 @@ function lineChart(lines, { xLabel = 'day' } = {}) {
   return g;
 }
 
-function legend(lines) {
+function legend(lines, bands = []) {
   return el('div', { class: 'legend' },
-    ...lines.map((l) => el('span', {}, el('i', { style: `background:${l.color}` }), l.name)));
+    ...lines.map((l) => el('span', {}, el('i', { style: `background:${l.color}` }), l.name)),
+    ...bands.map((b) => el('span', {},
+      el('i', { style: `background:${b.color};opacity:${Math.min(1, b.opacity * 2)}` }), b.name)));
+}
+
+// The forecast's quantile bands (schema v2 `quantiles`; none for v1 records): the central 95%
+// (q 0.025..0.975) and 50% (q 0.25..0.75) intervals, as [[day, units]] edges.
+function quantileBands(f) {
+  const at = (q) => (f.quantiles || []).find((x) => Math.abs(x.q - q) < 1e-6);
+  const band = (lo, hi, name, opacity) => {
+    const a = at(lo), b = at(hi);
+    if (!a || !b) return null;
+    const edge = (x) => x.values.map((v, i) => [f.first_day + i, v]);
+    return { name, color: '#2ecc71', opacity, lo: edge(a), hi: edge(b) };
+  };
+  return [band(0.025, 0.975, '95% interval', 0.15), band(0.25, 0.75, '50% interval', 0.3)]
+    .filter(Boolean);
 }
 
 function renderSales(data) {
@@ -162,12 +186,15 @@ async function showSeries(id) {
     return;
   }
   const lines = [{ name: 'actual', color: '#ecf0f1', points: s.actual.map((a) => [a.day, a.sold]) }];
+  let bands = [];
   if (s.forecast) {
     lines.push({ name: `forecast (${s.forecast.model})`, color: '#2ecc71', dash: true,
       points: s.forecast.forecast.map((v, i) => [s.forecast.first_day + i, v]) });
+    bands = quantileBands(s.forecast);
   }
   const note = s.rmsse !== undefined ? `RMSSE ${fmt(s.rmsse)} over ${s.scored_days} days` : 'not scored yet';
-  $('forecast').replaceChildren(lineChart(lines), legend(lines), el('p', { class: 'note' }, `${id} · ${note}`));
+  $('forecast').replaceChildren(lineChart(lines, { bands }), legend(lines, bands),
+    el('p', { class: 'note' }, `${id} · ${note}`));
 }
 
 async function suggest(prefix) {
