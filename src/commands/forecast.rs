@@ -11,6 +11,7 @@ use aisle_forecast::hierarchy::Hierarchy;
 use aisle_forecast::models::{self, Model};
 use aisle_forecast::scales::{self, ScaleSource};
 use aisle_forecast::stream::{self, RunOptions};
+use aisle_forecast::wspl::{self, QuantileModel};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::ops::RangeInclusive;
@@ -23,10 +24,12 @@ pub enum ForecastCmd {
     /// series to `sales_forecasts` (key = series id) whenever it has caught up with a new day.
     Run(RunArgs),
     /// Score a submission with WRMSSE (M5 Competitors' Guide), per level, beside the official
-    /// sNaive, ES_bu and winner scores.
+    /// sNaive, ES_bu and winner scores; with --quantile-forecasts also a quantile file with
+    /// WSPL (M5 Uncertainty Guide) beside it.
     Evaluate(EvalArgs),
     /// Backtest every model inside the available days (default: train d_1914..d_1927, score
-    /// d_1928..d_1941) and print the WRMSSE table.
+    /// d_1928..d_1941) and print the WRMSSE table, with the WSPL of the nine M5 quantiles
+    /// around each model's forecasts beside it.
     Backtest(BacktestArgs),
 }
 
@@ -87,6 +90,10 @@ pub struct EvalArgs {
     /// uncertainty guide) instead of WRMSSE.
     #[arg(long)]
     pub quantiles: bool,
+    /// Also score this quantile file (`forecast run --quantiles`) with WSPL, same truth,
+    /// history and weights, and print it beside the WRMSSE of FORECASTS.
+    #[arg(long, value_name = "FILE", conflicts_with = "quantiles")]
+    pub quantile_forecasts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -133,14 +140,33 @@ pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
                 data: args.data.clone(),
             };
             let quantiles = args.quantiles;
-            let e = tokio::task::spawn_blocking(move || {
+            let also = args.quantile_forecasts.clone();
+            let (e, wspl) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 if quantiles {
-                    evaluate::evaluate_quantiles(&files)
-                } else {
-                    evaluate::evaluate(&files)
+                    return Ok((evaluate::evaluate_quantiles(&files)?, None));
                 }
+                let e = evaluate::evaluate(&files)?;
+                let wspl = match also {
+                    Some(q) => Some(evaluate::evaluate_quantiles(&EvalFiles {
+                        forecasts: q,
+                        ..files
+                    })?),
+                    None => None,
+                };
+                Ok((e, wspl))
             })
             .await??;
+            if let Some(w) = &wspl
+                && (w.train, w.test) != (e.train, e.test)
+            {
+                anyhow::bail!(
+                    "the quantile file covers d_{}..d_{}, the forecasts d_{}..d_{}",
+                    w.test.0,
+                    w.test.1,
+                    e.test.0,
+                    e.test.1
+                );
+            }
             // The official rows are WRMSSE scores: no comparison for a WSPL table.
             let official = match &args.data {
                 Some(dir) if !args.quantiles => evaluate::official_rows(dir)?,
@@ -163,7 +189,17 @@ pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
                      comparable only when the test days are those"
                 );
             }
-            print!("{}", evaluate::table(&e.score, &official, args.levels));
+            match &wspl {
+                Some(w) => print!(
+                    "{}",
+                    evaluate::table_columns(
+                        &[("WRMSSE", &e.score), ("WSPL", &w.score)],
+                        &official,
+                        args.levels
+                    )
+                ),
+                None => print!("{}", evaluate::table(&e.score, &official, args.levels)),
+            }
             Ok(())
         }
         ForecastCmd::Backtest(args) => {
@@ -186,27 +222,38 @@ pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
                     ScaleSource::Training => "training days",
                     ScaleSource::Published(_) => "full history d_1..d_1913",
                 };
+                let all = models::all();
                 let rows = backtest(
                     &data.sales,
                     &data.inputs,
                     args.train_last,
                     args.horizon,
                     &source,
-                    &models::all(),
+                    &all,
                 )?;
-                Ok((rows, label))
+                // The nine M5 quantiles around each model's forecasts, scored with WSPL.
+                let wspl = wspl::backtest(
+                    &data.sales,
+                    &data.inputs,
+                    args.train_last,
+                    args.horizon,
+                    &all,
+                    &QuantileModel::default(),
+                )?;
+                Ok((rows, wspl, label))
             })
             .await??;
-            let (rows, label) = rows;
-            println!("scales: {label}");
-            println!("| model | WRMSSE L1-9 | WRMSSE L1-12 | time |");
-            println!("|---|---|---|---|");
-            for r in rows {
+            let (rows, wspl, label) = rows;
+            println!("scales: {label} (WRMSSE); training days (WSPL)");
+            println!("| model | WRMSSE L1-9 | WRMSSE L1-12 | WSPL L1-12 | time |");
+            println!("|---|---|---|---|---|");
+            for (r, w) in rows.iter().zip(&wspl) {
                 println!(
-                    "| {} | {:.4} | {:.4} | {:.2?} |",
+                    "| {} | {:.4} | {:.4} | {:.4} | {:.2?} |",
                     r.model,
                     r.score.mean(1..=9),
                     r.score.mean(1..=12),
+                    w.mean(1..=12),
                     r.elapsed
                 );
             }

@@ -266,8 +266,21 @@ pub fn official_rows(dir: &Path) -> Result<Vec<OfficialRow>> {
 
 /// The per-level table: ours beside the official rows, then the means over `levels`.
 pub fn table(score: &Score, official: &[OfficialRow], levels: RangeInclusive<usize>) -> String {
+    table_columns(&[("ours", score)], official, levels)
+}
+
+/// The per-level table with several scores of ours (e.g. `("WRMSSE", ..), ("WSPL", ..)`) beside
+/// the official rows, then the means over `levels`.
+pub fn table_columns(
+    ours: &[(&str, &Score)],
+    official: &[OfficialRow],
+    levels: RangeInclusive<usize>,
+) -> String {
     let mut s = String::new();
-    let _ = write!(s, "{:<5} {:<18} {:>9}", "level", "", "ours");
+    let _ = write!(s, "{:<5} {:<18}", "level", "");
+    for (name, _) in ours {
+        let _ = write!(s, " {name:>9}");
+    }
     for r in official {
         let _ = write!(s, " {:>12}", r.name.chars().take(12).collect::<String>());
     }
@@ -280,12 +293,14 @@ pub fn table(score: &Score, official: &[OfficialRow], levels: RangeInclusive<usi
         picked.iter().sum::<f64>() / picked.len().max(1) as f64
     };
     for l in levels.clone() {
-        let _ = write!(
-            s,
-            "L{l:<4} {:<18} {:>9.4}",
-            LEVEL_NAMES.get(l - 1).unwrap_or(&""),
-            score.levels.get(l - 1).copied().unwrap_or(f64::NAN)
-        );
+        let _ = write!(s, "L{l:<4} {:<18}", LEVEL_NAMES.get(l - 1).unwrap_or(&""));
+        for (_, score) in ours {
+            let _ = write!(
+                s,
+                " {:>9.4}",
+                score.levels.get(l - 1).copied().unwrap_or(f64::NAN)
+            );
+        }
         for r in official {
             let _ = write!(
                 s,
@@ -297,13 +312,56 @@ pub fn table(score: &Score, official: &[OfficialRow], levels: RangeInclusive<usi
     }
     let _ = write!(
         s,
-        "{:<24} {:>9.4}",
-        format!("mean L{}-{}", levels.start(), levels.end()),
-        mean(&score.levels)
+        "{:<24}",
+        format!("mean L{}-{}", levels.start(), levels.end())
     );
+    for (_, score) in ours {
+        let _ = write!(s, " {:>9.4}", mean(&score.levels));
+    }
     for r in official {
         let _ = write!(s, " {:>12.4}", mean(&r.levels));
     }
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(v: f64) -> Score {
+        Score {
+            levels: (1..=12).map(|l| v * l as f64).collect(),
+            zero_scale: vec![0; 12],
+        }
+    }
+
+    #[test]
+    fn table_puts_wspl_beside_wrmsse() {
+        let official = [OfficialRow {
+            name: "sNaive".into(),
+            levels: vec![1.0; 12],
+        }];
+        let t = table_columns(
+            &[("WRMSSE", &score(0.1)), ("WSPL", &score(0.01))],
+            &official,
+            1..=2,
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        let cells = |l: &str| -> Vec<String> { l.split_whitespace().map(String::from).collect() };
+        assert_eq!(cells(lines[0]), ["level", "WRMSSE", "WSPL", "sNaive"]);
+        assert_eq!(
+            cells(lines[2]),
+            ["L2", "state", "0.2000", "0.0200", "1.0000"]
+        );
+        // Means of levels 1-2: 0.15 and 0.015.
+        assert_eq!(
+            cells(lines[3]),
+            ["mean", "L1-2", "0.1500", "0.0150", "1.0000"]
+        );
+        // The one-column form is the old table.
+        assert!(table(&score(0.1), &[], 1..=1).starts_with("level"));
+        assert!(table(&score(0.1), &[], 1..=1).contains("ours"));
+    }
 }
