@@ -101,7 +101,7 @@ async fn streamed_forecasts_carry_monotone_quantiles_of_every_series() -> anyhow
     let data = Synthetic::generate(0.01, 84, 28, 7);
     let dir = tempfile::tempdir()?;
     let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(
-        &dir.path().join("log"),
+        dir.path().join("log"),
         EmbeddedConfig::default(),
     )?);
     let registry: Arc<dyn SchemaRegistry> =
