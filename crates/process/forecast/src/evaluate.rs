@@ -197,8 +197,11 @@ pub fn evaluate(files: &EvalFiles) -> Result<Evaluation> {
 pub fn evaluate_quantiles(files: &EvalFiles) -> Result<Evaluation> {
     let truth = SalesPanel::read_wide(&files.truth)?;
     let hier = Hierarchy::m5(&truth.series);
-    let q = submission::read_quantiles(&files.forecasts, &hier, "evaluation")
-        .or_else(|_| submission::read_quantiles(&files.forecasts, &hier, "validation"))?;
+    // `_validation` rows only when there are no good `_evaluation` ones; if neither reads, the
+    // `_evaluation` error says what is wrong (not that `_validation` rows are missing).
+    let q = submission::read_quantiles(&files.forecasts, &hier, "evaluation").or_else(|e| {
+        submission::read_quantiles(&files.forecasts, &hier, "validation").map_err(|_| e)
+    })?;
     let h = q
         .first()
         .and_then(|l| l.first())
@@ -363,5 +366,27 @@ mod tests {
         // The one-column form is the old table.
         assert!(table(&score(0.1), &[], 1..=1).starts_with("level"));
         assert!(table(&score(0.1), &[], 1..=1).contains("ours"));
+    }
+
+    #[test]
+    fn a_bad_quantile_file_is_reported_by_its_evaluation_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = dir.path().join("truth.csv");
+        std::fs::write(
+            &truth,
+            "id,item_id,dept_id,cat_id,store_id,state_id,d_1,d_2,d_3\n\
+             F_1_001_CA_1_evaluation,F_1_001,F_1,F,CA_1,CA,0,2,4\n",
+        )
+        .unwrap();
+        let q = dir.path().join("q.csv");
+        std::fs::write(&q, "id,F1\nTotal_0.005_evaluation,1\n").unwrap();
+        let err = evaluate_quantiles(&EvalFiles {
+            forecasts: q,
+            truth,
+            ..EvalFiles::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Total_X_0.005_evaluation"), "{err}");
     }
 }
