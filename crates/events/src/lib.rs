@@ -10,7 +10,8 @@
 //!   `decode`, and `decode_resolving` for data written with another (older or newer) schema;
 //! * [`datum_to_json`]: any datum with its writer schema, as `kafka-avro-console-consumer` prints it;
 //! * [`wire`]: the 5-byte Confluent header; [`topics`]: names, specs, subjects, store partitions;
-//! * [`CodecError`]: what failed, where in the datum, and why.
+//! * [`CodecError`]: what failed, where in the datum, and why;
+//! * [`dead_letter`]: the headers every component puts on records it cannot use, and their builder.
 //!
 //! The codec uses `serde_avro_fast` when the writer schema is the type's own (the hot path) and
 //! `apache-avro` to resolve other writer schemas; `benches/codec.rs` measured both (see
@@ -44,11 +45,13 @@
 //! * `json_in`: [`json_to_datum`], Avro JSON encoding to binary (`aisle topic produce`).
 //! * `cache`: writer schemas parsed once per distinct text.
 //! * `error`: [`CodecError`].
+//! * `dead_letter`: the dead-letter header vocabulary and [`dead_letter::DeadLetter`], its builder.
 //! * `topics`: default topic names, [`aisle_log::TopicSpec`]s, subjects, M5 store partitions.
 //! * `wire`: Confluent's wire format (magic byte 0, 4-byte big-endian schema id, Avro binary).
 
 pub mod cache;
 pub mod codec;
+pub mod dead_letter;
 mod error;
 pub mod json;
 pub mod json_in;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Instant;
 
+use aisle_events::dead_letter::DeadLetter;
 use aisle_events::{Event, ShoppingCartObject, topics, wire};
 use aisle_log::{Log, ProduceRecord, ProducerConfig, TopicSpec};
 use rayon::prelude::*;
@@ -31,11 +32,6 @@ use crate::labels::LabelMap;
 use crate::model::{Detection, Detector, one_label_per_box};
 use crate::offsets;
 use crate::source::{self, Job};
-
-/// Header on dead letters: the file (or directory) that was rejected.
-pub const FILE_HEADER: &str = "aisle.dlq.file";
-/// Header on dead letters: why.
-pub const REASON_HEADER: &str = "aisle.dlq.reason";
 
 /// What a camera does; [`RunOptions::new`] has the defaults.
 #[derive(Clone, Debug)]
@@ -373,11 +369,11 @@ async fn commit(
                     "file": shown, "reason": reason, "camera_id": opts.camera_id,
                 });
                 records.push(
-                    ProduceRecord::new(dlq)
+                    DeadLetter::new(dlq, &reason)
+                        .file(&shown)
                         .key(shown.clone())
                         .value(body.to_string())
-                        .header(FILE_HEADER, shown)
-                        .header(REASON_HEADER, reason.clone()),
+                        .build(),
                 );
                 if let Some(rel) = rel {
                     let note = serde_json::json!({ "dead_letter": reason });

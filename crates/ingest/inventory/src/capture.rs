@@ -12,6 +12,7 @@ use crate::offsets::{self, SourceOffset};
 use crate::query::{self, Target};
 use crate::schema;
 use crate::table::{Table, ensure_topics, map_table};
+use aisle_events::dead_letter::DeadLetter;
 use aisle_events::wire;
 use aisle_log::{Log, ProduceRecord, ProducerConfig, TxProducer};
 use aisle_registry::SchemaRegistry;
@@ -22,13 +23,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Dead-letter header: why the row was rejected.
-pub const REASON_HEADER: &str = "aisle.dlq.reason";
-/// Dead-letter header: the table.
-pub const TABLE_HEADER: &str = "aisle.dlq.table";
-/// Dead-letter header: the row's incrementing column, when known.
-pub const ROW_ID_HEADER: &str = "aisle.dlq.row_id";
 
 const COMPONENT: &str = "inventory";
 
@@ -519,17 +513,15 @@ async fn send_dlq(
     reason: &str,
 ) -> Result<()> {
     tracing::warn!(%table, row_id = ?id, %reason, "row sent to {dlq}");
-    let mut rec = ProduceRecord::new(dlq)
-        .value(value)
-        .header(REASON_HEADER, reason.to_string())
-        .header(TABLE_HEADER, table.to_string());
+    // Headers of the event contracts: aisle.dlq.reason, .kind, .table, .row_id.
+    let mut rec = DeadLetter::new(dlq, reason).table(table).value(value);
     if let Some(id) = id {
-        rec = rec.header(ROW_ID_HEADER, id.to_string());
+        rec = rec.row_id(id);
     }
     if let Some(ts) = ts {
         rec = rec.timestamp(ts);
     }
-    tx.send(rec)
+    tx.send(rec.build())
         .await
         .map_err(InventoryError::log(format!("writing to {dlq}")))
 }

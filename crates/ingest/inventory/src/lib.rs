@@ -58,7 +58,7 @@ pub mod schema;
 pub mod seed;
 mod table;
 
-pub use capture::{Connector, REASON_HEADER, ROW_ID_HEADER, Stats, Summary, TABLE_HEADER, run};
+pub use capture::{Connector, Stats, Summary, run};
 pub use config::{InventoryConfig, Mode, OFFSETS_TOPIC};
 pub use db::{Db, Dialect};
 pub use error::{InventoryError, Result};

@@ -92,7 +92,7 @@ async fn scripted(kind: Kind) {
     assert_eq!(ours.canonical_form(), contract.canonical_form());
     let dlq = records(&env.log, &cfg.dlq()).await;
     assert_eq!(dlq.len(), 1);
-    let reason = String::from_utf8_lossy(dlq[0].header(aisle_inventory::REASON_HEADER).unwrap());
+    let reason = String::from_utf8_lossy(dlq[0].header(aisle_events::dead_letter::REASON).unwrap());
     assert!(reason.contains("`name` is NULL"), "{reason}");
     assert_eq!(inventory(&dlq[0]).1.id, 9);
 

@@ -1,16 +1,12 @@
-//! The dead-letter topic's headers, and what an earlier run already wrote there.
+//! What an earlier run already wrote to the dead-letter topic (rows carry the event contracts'
+//! headers, [`aisle_events::dead_letter`]: `aisle.dlq.file`, `aisle.dlq.line`, `aisle.dlq.reason`).
 
 use crate::error::{Result, SalesError};
 use aisle_log::Log;
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// Header: the input file of a rejected row.
-pub const FILE_HEADER: &str = "aisle.dlq.file";
-/// Header: its 1-based line.
-pub const LINE_HEADER: &str = "aisle.dlq.line";
-/// Header: why it was rejected.
-pub const REASON_HEADER: &str = "aisle.dlq.reason";
+use aisle_events::dead_letter::{FILE, LINE};
 
 /// Lines of `file` already in `dlq` (every partition, beginning to end).
 pub async fn written_lines(log: &dyn Log, dlq: &str, file: &str) -> Result<HashSet<u64>> {
@@ -25,12 +21,10 @@ pub async fn written_lines(log: &dyn Log, dlq: &str, file: &str) -> Result<HashS
         Duration::from_secs(60),
         |rec| {
             let line = rec
-                .header(LINE_HEADER)
+                .header(LINE)
                 .and_then(|l| std::str::from_utf8(l).ok()?.parse().ok());
             if let Some(line) = line
-                && rec
-                    .header(FILE_HEADER)
-                    .is_some_and(|f| &f[..] == file.as_bytes())
+                && rec.header(FILE).is_some_and(|f| &f[..] == file.as_bytes())
             {
                 out.insert(line);
             }

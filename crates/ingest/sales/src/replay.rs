@@ -8,8 +8,9 @@ use crate::resume;
 use crate::store::StoreJob;
 use crate::wide::{self, SalesHeader, SalesIndex, Series, Window};
 use crate::{input, synthetic};
+use aisle_events::dead_letter::DeadLetter;
 use aisle_events::topics::{self, M5_STORES};
-use aisle_log::{Log, ProduceRecord, Producer, ProducerConfig, TopicSpec};
+use aisle_log::{Log, Producer, ProducerConfig, TopicSpec};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -453,14 +454,14 @@ async fn dead_letters(
     let mut futs = Vec::new();
     for r in index.rejected.iter().filter(|r| !already.contains(&r.line)) {
         tracing::warn!(file = %file, line = r.line, reason = %r.reason, "row rejected to {dlq}");
-        let mut rec = ProduceRecord::new(&dlq)
-            .value(r.raw.clone())
-            .header(crate::dlq::FILE_HEADER, file.clone())
-            .header(crate::dlq::LINE_HEADER, r.line.to_string())
-            .header(crate::dlq::REASON_HEADER, r.reason.clone());
+        let mut rec = DeadLetter::new(&dlq, &r.reason)
+            .file(&file)
+            .line(r.line)
+            .value(r.raw.clone());
         if let Some(k) = &r.key {
             rec = rec.key(k.clone());
         }
+        let rec = rec.build();
         futs.push(
             producer
                 .send(rec)

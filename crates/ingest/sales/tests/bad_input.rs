@@ -83,13 +83,18 @@ async fn malformed_rows_go_to_the_dlq_once_and_the_replay_goes_on() {
         (5, "unknown store `XX_9`"),
     ]) {
         assert_eq!(rec.value.as_deref().unwrap(), lines[line - 1].as_bytes());
-        assert_eq!(header(rec, aisle_sales::dlq::LINE_HEADER), line.to_string());
-        assert!(
-            header(rec, aisle_sales::dlq::REASON_HEADER).contains(reason),
-            "{}",
-            header(rec, aisle_sales::dlq::REASON_HEADER)
+        assert_eq!(
+            header(rec, aisle_events::dead_letter::LINE),
+            line.to_string()
         );
-        assert!(header(rec, aisle_sales::dlq::FILE_HEADER).ends_with("sales_train_evaluation.csv"));
+        assert!(
+            header(rec, aisle_events::dead_letter::REASON).contains(reason),
+            "{}",
+            header(rec, aisle_events::dead_letter::REASON)
+        );
+        assert!(
+            header(rec, aisle_events::dead_letter::FILE).ends_with("sales_train_evaluation.csv")
+        );
     }
 
     let sales = decoded(log.as_ref(), topics::SALES).await;

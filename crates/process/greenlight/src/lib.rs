@@ -31,13 +31,11 @@
 //!
 //! # Layout
 //! * `config.rs`: [`GreenlightConfig`].
-//! * `codec.rs`: decoding with writer schemas from the registry, framing outputs.
 //! * `window_state.rs`: the join result carried between the stages, the window aggregate.
 //! * `special.rs`: the winning rule.
 //! * `windows.rs`: [`Windows`] and what a closed window writes.
 //! * `processor.rs`: [`Greenlight`], the composition (join → repartition → windows).
 
-pub mod codec;
 mod config;
 mod processor;
 pub mod special;
@@ -51,9 +49,10 @@ pub use windows::{Outputs, Windows};
 /// Component name in metrics and logs.
 const COMPONENT: &str = "greenlight";
 
-use aisle_events::{Inventory, schemas, topics};
+use aisle_events::{Inventory, topics};
 use aisle_log::{CleanupPolicy, Log, LogError, TopicSpec};
 use aisle_registry::SchemaRegistry;
+use aisle_serde::{Deserializer, Serializer};
 use aisle_streams::{
     SharedClock, StreamsError, TableFeed, TableJoin, TaskConfig, TaskStats, VersionedTable,
     WindowSpec,
@@ -72,6 +71,9 @@ pub enum GreenlightError {
     /// The schema registry failed.
     #[error("greenlight: schema registry: {0}")]
     Registry(#[from] aisle_registry::RegistryError),
+    /// An output schema could not be registered.
+    #[error("greenlight: {0}")]
+    Serialize(#[from] aisle_serde::SerializeError),
     /// The stream task failed.
     #[error("greenlight: {0}")]
     Streams(#[from] StreamsError),
@@ -141,9 +143,9 @@ async fn prepare_topics(
 fn decode_inventory(
     registry: Arc<dyn SchemaRegistry>,
 ) -> Arc<aisle_streams::TableDecoder<Inventory>> {
-    // Table records are decoded on the loop's thread without awaiting: writer schemas other than
-    // our own are fetched with a blocking bridge only the first time an id is seen.
-    let plans = std::sync::Mutex::new(BTreeMap::<u32, Option<Arc<str>>>::new());
+    // Table records are decoded on the loop's thread without awaiting: a schema id not seen
+    // before is looked up through `decode_blocking`'s bridge, once.
+    let rows = Deserializer::<Inventory>::new(registry);
     Arc::new(move |rec: &aisle_log::Record| {
         let key = rec
             .key
@@ -154,24 +156,7 @@ fn decode_inventory(
         let Some(value) = &rec.value else {
             return Ok(Some((key, None)));
         };
-        let (id, datum) = aisle_events::wire::split(value).map_err(|e| e.to_string())?;
-        let mut plans = plans.lock().map_err(|_| "poisoned".to_string())?;
-        if let std::collections::btree_map::Entry::Vacant(v) = plans.entry(id) {
-            let reg = registry.clone();
-            let schema = tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(reg.schema_by_id(id))
-            })
-            .map_err(|e| format!("schema id {id}: {e}"))?;
-            let own = <Inventory as aisle_events::Event>::compiled()
-                .map(|c| *c.schema() == schema.parsed)
-                .unwrap_or(false);
-            v.insert((!own).then(|| Arc::from(schema.schema_json.as_str())));
-        }
-        let row = match plans.get(&id).and_then(|p| p.clone()) {
-            None => <Inventory as aisle_events::Event>::decode(datum),
-            Some(w) => <Inventory as aisle_events::Event>::decode_resolving(&w, datum),
-        }
-        .map_err(|e| e.to_string())?;
+        let row = rows.decode_blocking(value).map_err(|e| e.to_string())?;
         Ok(Some((key, Some(row))))
     })
 }
@@ -211,18 +196,9 @@ pub async fn run_with_clock(
     // (state then lives in changelog partition 0, as in the repartitioned layout with one
     // partition, so switching is only possible on a fresh application id).
     let direct = single_input && partitions == 1;
-    let windowed_item_id = registry
-        .register(
-            &topics::value_subject(&cfg.windowed_items),
-            schemas::WINDOWED_ITEM,
-        )
-        .await?;
-    let special_id = registry
-        .register(
-            &topics::value_subject(&cfg.specials),
-            schemas::GREEN_LIGHT_SPECIAL,
-        )
-        .await?;
+    let windowed_item =
+        Serializer::register(&*registry, &topics::value_subject(&cfg.windowed_items)).await?;
+    let special = Serializer::register(&*registry, &topics::value_subject(&cfg.specials)).await?;
     let mut table = VersionedTable::new(cfg.table_history_ms as i64);
     let feed = TableFeed::restore(
         &*log,
@@ -251,8 +227,8 @@ pub async fn run_with_clock(
             windowed_items: cfg.windowed_items.clone(),
             specials: cfg.specials.clone(),
             late: cfg.late_topic(),
-            windowed_item_id,
-            special_id,
+            windowed_item,
+            special,
         },
     };
     let timing = Timing {
@@ -270,7 +246,7 @@ pub async fn run_with_clock(
         },
         cfg.default_store.clone(),
         table,
-        codec::Decoder::new(registry),
+        Deserializer::new(registry),
     )
     .direct(direct);
     let instance = cfg.instance_id.clone().unwrap_or_else(random_instance);

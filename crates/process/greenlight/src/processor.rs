@@ -1,6 +1,6 @@
 //! [`Greenlight`]: the Green Light Special as a composition of `aisle-streams` operators.
 //!
-//! 1. **join** (input partitions): decode ([`Decoder`]; bad records to the dead-letter topic,
+//! 1. **join** (input partitions): decode ([`Deserializer`]; bad records to the dead-letter topic,
 //!    [`aisle_streams::side`]), then join with the inventory at event time
 //!    ([`TableJoin::catch_up`] first: the table is read to its end or past the record's time).
 //! 2. **repartition by store** ([`Repartition`]; skipped with one input partition, "direct"
@@ -12,12 +12,12 @@
 //!    stream time (minimum over input partitions) or, when the input is idle, the wall clock;
 //!    late records to the late topic.
 
-use crate::codec::{DecodeError, Decoder};
 use crate::special::Rule;
 use crate::window_state::{JOIN_HEADER, Joined, PROGRESS_HEADER, WindowAgg};
 use crate::windows::{self, Outputs, Windows};
 use aisle_events::{Inventory, ShoppingCartObject};
 use aisle_log::{Log, ProduceRecord, Record, TopicPartition};
+use aisle_serde::{DecodeError, Deserializer};
 use aisle_streams::{
     ChangelogStore, Input, Processor, Progress, Repartition, Result, SharedClock, StreamsError,
     TableJoin, Turn, WindowSpec, side,
@@ -66,7 +66,7 @@ pub struct Greenlight {
     rule: Rule,
     default_store: String,
     table: TableJoin<Inventory>,
-    carts: Decoder<ShoppingCartObject>,
+    carts: Deserializer<ShoppingCartObject>,
     /// The windows of each assigned state partition.
     tasks: HashMap<i32, Windows>,
     /// The repartition stage: partition times and progress reports of the input partitions.
@@ -93,7 +93,7 @@ impl Greenlight {
         rule: Rule,
         default_store: String,
         table: TableJoin<Inventory>,
-        carts: Decoder<ShoppingCartObject>,
+        carts: Deserializer<ShoppingCartObject>,
     ) -> Self {
         let rep = Repartition::new(
             topics.input.clone(),
@@ -145,14 +145,14 @@ impl Greenlight {
             dlq(out, "tombstone: a cart object needs a value");
             return Ok(None);
         };
-        self.carts.prepare(value).await?;
+        self.carts.prepare(value).await.map_err(unavailable)?;
         let obj = match self.carts.decode(value) {
             Ok(o) => o,
             Err(DecodeError::Bad(reason)) => {
                 dlq(out, &reason);
                 return Ok(None);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(unavailable(e)),
         };
         let item = obj.class_name.trim();
         if item.is_empty() {
@@ -366,5 +366,13 @@ impl Processor for Greenlight {
             out.extend(task.drain_changes()?);
         }
         Ok(out)
+    }
+}
+
+/// A decode failure that is not the record's fault stops the turn (the registry may come back).
+fn unavailable(e: DecodeError) -> StreamsError {
+    match e {
+        DecodeError::Bad(r) => StreamsError::Processor(r),
+        DecodeError::Unavailable(r) => StreamsError::Unavailable(r),
     }
 }

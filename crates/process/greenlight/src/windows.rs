@@ -2,17 +2,17 @@
 //! [`aisle_streams::WindowedAggregate`] of [`WindowAgg`] per store ([`Windows`]); this file
 //! turns each window it closes into one `WindowedItem` per item and the window's special.
 
-use crate::codec;
 use crate::special::{self, Rule};
 use crate::window_state::WindowAgg;
-use aisle_events::{Inventory, WindowedItem};
+use aisle_events::{GreenLightSpecial, Inventory, WindowedItem};
 use aisle_log::ProduceRecord;
-use aisle_streams::{Closed, Result, TableJoin, WindowedAggregate};
+use aisle_serde::Serializer;
+use aisle_streams::{Closed, Result, StreamsError, TableJoin, WindowedAggregate};
 
 /// One state partition's windows: per store, a [`WindowAgg`] per window.
 pub type Windows = WindowedAggregate<WindowAgg>;
 
-/// What closing a window writes to, and with which schema ids.
+/// What closing a window writes to, and how values are framed.
 #[derive(Clone, Debug)]
 pub struct Outputs {
     /// Per-item window counts.
@@ -21,10 +21,10 @@ pub struct Outputs {
     pub specials: String,
     /// Late records.
     pub late: String,
-    /// Schema id of `WindowedItem` values.
-    pub windowed_item_id: u32,
-    /// Schema id of `GreenLightSpecial` values.
-    pub special_id: u32,
+    /// `WindowedItem` values.
+    pub windowed_item: Serializer<WindowedItem>,
+    /// `GreenLightSpecial` values.
+    pub special: Serializer<GreenLightSpecial>,
 }
 
 /// Closed windows' outputs, in order: per window, one `WindowedItem` per item, then its
@@ -64,7 +64,7 @@ fn emit_one(
         out.push(
             ProduceRecord::new(to.windowed_items.clone())
                 .key(wi.key().into_bytes())
-                .value(codec::encode(to.windowed_item_id, &wi)?)
+                .value(to.windowed_item.serialize(&wi).map_err(encoding)?)
                 .timestamp(agg.end),
         );
     }
@@ -77,7 +77,7 @@ fn emit_one(
             out.push(
                 ProduceRecord::new(to.specials.clone())
                     .key(s.store_id.clone().into_bytes())
-                    .value(codec::encode(to.special_id, &s)?)
+                    .value(to.special.serialize(&s).map_err(encoding)?)
                     .timestamp(agg.end),
             );
         }
@@ -89,4 +89,8 @@ fn emit_one(
         ),
     }
     Ok(())
+}
+
+fn encoding(e: aisle_serde::SerializeError) -> StreamsError {
+    StreamsError::Processor(format!("encoding an output: {e}"))
 }

@@ -1,7 +1,8 @@
 //! Side outputs: records that leave the main flow — unreadable ones (dead-letter topic) and ones
 //! too late for their window (late topic) — with one header vocabulary.
 //!
-//! Every side-output record keeps the original key, value and timestamp and carries:
+//! Every side-output record keeps the original key, value and timestamp and carries the
+//! dead-letter headers of the event contracts ([`aisle_events::dead_letter`], built there):
 //!
 //! | header | meaning |
 //! |---|---|
@@ -13,14 +14,11 @@
 //! `aisle.late.window_end`, `aisle.late.windows` (every missed window, `start-end`, comma
 //! separated) and `aisle.late.stream_time` (the stream time that closed it).
 
+use aisle_events::dead_letter::DeadLetter;
 use aisle_log::{ProduceRecord, Record};
 
-/// Header: why the record left the flow.
-pub const REASON: &str = "aisle.dlq.reason";
-/// Header: `topic/partition@offset` of the record as read.
-pub const SOURCE: &str = "aisle.dlq.source";
-/// Header: `dead_letter` or `late`.
-pub const KIND: &str = "aisle.dlq.kind";
+pub use aisle_events::dead_letter::{KIND, REASON, SOURCE, source_of};
+
 /// Header of late records: the store (or other grouping key) of the window.
 pub const LATE_STORE: &str = "aisle.late.store";
 /// Header of late records: start of the first missed window, ms.
@@ -32,11 +30,6 @@ pub const LATE_WINDOWS: &str = "aisle.late.windows";
 /// Header of late records: the stream time that had closed the window, ms.
 pub const LATE_STREAM_TIME: &str = "aisle.late.stream_time";
 
-/// `topic/partition@offset` of a record.
-pub fn source_of(rec: &Record) -> String {
-    format!("{}/{}@{}", rec.topic, rec.partition, rec.offset)
-}
-
 /// A side-output copy of `rec` on `topic`: same key, value and timestamp, with the reason,
 /// source and kind headers. `source` overrides where the record is said to come from (e.g. the
 /// original input of a repartitioned record).
@@ -47,15 +40,12 @@ pub fn side_record(
     source: Option<&str>,
     reason: &str,
 ) -> ProduceRecord {
-    let source = source.map_or_else(|| source_of(rec), str::to_owned);
-    let mut r = ProduceRecord::new(topic)
-        .timestamp(rec.timestamp)
-        .header(REASON, reason.as_bytes().to_vec())
-        .header(SOURCE, source.into_bytes())
-        .header(KIND, kind.as_bytes().to_vec());
-    r.key = rec.key.clone();
-    r.value = rec.value.clone();
-    r
+    let d = DeadLetter::of_record(topic, rec, reason).kind(kind);
+    match source {
+        Some(s) => d.source(s),
+        None => d,
+    }
+    .build()
 }
 
 /// A dead-letter copy of `rec` (logged and counted as `aisle_dlq_total`).
@@ -68,7 +58,7 @@ pub fn dead_letter(
     tracing::warn!(component, topic = %rec.topic, partition = rec.partition, offset = rec.offset, %reason, "record to the dead-letter topic");
     metrics::counter!("aisle_dlq_total", "component" => component, "topic" => topic.to_owned())
         .increment(1);
-    side_record(topic, "dead_letter", rec, None, reason)
+    DeadLetter::of_record(topic, rec, reason).build()
 }
 
 #[cfg(test)]
