@@ -96,6 +96,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the live dashboard, the JSON API (OpenAPI at /openapi.yaml) and /metrics
     /// (default http://127.0.0.1:8080). Read-only: it tails the topics, it changes nothing.
+    ///
+    /// On the embedded runtime it opens --data-dir read-only and takes no lock, so it can watch
+    /// a pipeline another process runs there (`aisle demo`, `aisle replay sales`, ...), and
+    /// that pipeline can start after it.
     Serve(crate::commands::serve::ServeArgs),
     /// Print the resolved configuration as TOML.
     Config,
@@ -104,16 +108,27 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum TopicCmd {
     /// List topics with partitions, cleanup policy and record offsets.
+    ///
+    /// On an embedded --data-dir another process holds (a running `aisle demo`, a replay),
+    /// it reads the directory read-only beside that process.
     List,
-    /// Create a topic (or all of Aisle's standard topics with --standard).
+    /// Create a topic (or all of Aisle's standard topics with --standard). Writes: an embedded
+    /// --data-dir another process holds is refused (create it through that process).
     Create(TopicCreateArgs),
     /// Print records as JSON lines: {"topic","partition","offset","timestamp","key","value"},
     /// Avro values decoded through the schema registry (like kafka-avro-console-consumer).
+    ///
+    /// Watch a running pipeline (like kcat -C): `aisle topic dump sales --follow` beside an
+    /// `aisle demo` on the same --data-dir. On the embedded runtime a dump opens a directory
+    /// another process holds read-only, and --follow never takes the lock, so the pipeline can
+    /// also start after it. A reader sees whole, checksum-valid batches as they are written
+    /// (within about 100 ms) and a transaction's records once it commits.
     Dump(TopicDumpArgs),
     /// Write records read as JSON lines from stdin, like kafka-avro-console-producer:
     /// {"key": "cup", "value": {...}, "partition": 0, "timestamp": 1700000000000, "headers": {"k": "v"}}.
     /// Values use Avro's JSON encoding (unions as {"string": "x"}), are encoded with --schema and
-    /// registered as `<topic>-value`; "value": null writes a tombstone.
+    /// registered as `<topic>-value`; "value": null writes a tombstone. Writes: an embedded
+    /// --data-dir another process holds is refused.
     Produce(TopicProduceArgs),
 }
 
@@ -155,7 +170,8 @@ pub struct TopicDumpArgs {
     /// Stop after this many records.
     #[arg(long, value_name = "N")]
     pub max: Option<u64>,
-    /// Keep waiting for new records instead of exiting at the end.
+    /// Keep waiting for new records instead of exiting at the end; starts at the end of each
+    /// partition unless --from-beginning. Stop with Ctrl-C or --max.
     #[arg(long)]
     pub follow: bool,
     /// Only this partition.
@@ -171,6 +187,9 @@ pub enum LogCmd {
     /// Check every segment of the embedded log (CRCs, framing, indexes) without changing it;
     /// print per-topic record counts. Exit 4 on corruption. A torn tail left by a crash is
     /// reported but is not corruption: the next open cuts it.
+    ///
+    /// It takes no lock, so it also checks a directory a running pipeline is writing: a batch
+    /// being appended at that moment is a note, not corruption, and the counts are a snapshot.
     Verify,
 }
 

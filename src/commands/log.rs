@@ -1,4 +1,5 @@
-//! `aisle log verify`.
+//! `aisle log verify`: reads the files only (no lock, no recovery), so it also checks a data
+//! directory a running pipeline is writing.
 
 use crate::cli::LogCmd;
 use crate::config::{Config, Runtime};
@@ -27,6 +28,10 @@ fn verify(config: &Config) -> anyhow::Result<()> {
             format!("no embedded log at {}", dir.display()),
         ));
     }
+    println!(
+        "verifying {} read-only (no lock taken, nothing changed: safe while a writer runs)",
+        dir.display()
+    );
     let report = aisle_log_embedded::verify(&dir)?;
     println!("{report}");
     // Per-topic totals, the figure to compare with what producers acknowledged.

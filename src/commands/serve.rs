@@ -43,8 +43,9 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     section.groups.extend(args.groups);
     // Refuse a bad address or missing token before opening anything.
     resolve(&section).await?;
-    let opened = runtime::open_log(config).await?;
-    let registry = runtime::registry(config, &opened.log).await?;
+    // It only reads: an embedded log is opened read-only, beside whatever process writes it.
+    let opened = runtime::open_log_for_reading(config, runtime::Reading::Follow).await?;
+    let registry = runtime::registry_for_reading(config, &opened).await?;
     serve_until(section, opened.log, registry, shutdown_signal()).await
 }
 

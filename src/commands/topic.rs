@@ -1,9 +1,10 @@
-//! `aisle topic list|create|dump`.
+//! `aisle topic list|create|dump|produce`. `list` and `dump` only read, so they also work on an
+//! embedded data directory a running pipeline holds (opened read-only beside it).
 
 use crate::cli::{TopicCmd, TopicCreateArgs, TopicDumpArgs, TopicProduceArgs};
 use crate::config::Config;
 use crate::exit;
-use crate::runtime;
+use crate::runtime::{self, Reading};
 use aisle_events::topics;
 use aisle_log::{
     CleanupPolicy, ConsumerConfig, Isolation, Log, Offset, Record, TopicPartition, TopicSpec,
@@ -15,22 +16,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(config: &Config, cmd: TopicCmd) -> anyhow::Result<()> {
-    let opened = runtime::open_log(config).await?;
-    let log = opened.log;
     match cmd {
-        TopicCmd::List => list(log.as_ref()).await,
-        TopicCmd::Create(args) => create(config, log.as_ref(), args).await,
+        // Readers: beside a running pipeline, the embedded log is opened read-only.
+        TopicCmd::List => {
+            let opened = runtime::open_log_for_reading(config, Reading::Once).await?;
+            list(opened.log.as_ref()).await
+        }
         TopicCmd::Dump(args) => {
+            let reading = if args.follow {
+                Reading::Follow
+            } else {
+                Reading::Once
+            };
+            let opened = runtime::open_log_for_reading(config, reading).await?;
             let registry = if args.raw {
                 None
             } else {
-                Some(runtime::registry(config, &log).await?)
+                Some(runtime::registry_for_reading(config, &opened).await?)
             };
-            dump(log, registry, args).await
+            dump(opened.log, registry, args).await
+        }
+        // Writers: a data directory another process holds is refused.
+        TopicCmd::Create(args) => {
+            let opened = runtime::open_log(config).await?;
+            create(config, opened.log.as_ref(), args).await
         }
         TopicCmd::Produce(args) => {
-            let registry = runtime::registry(config, &log).await?;
-            produce(log, registry, args).await
+            let opened = runtime::open_log(config).await?;
+            let registry = runtime::registry(config, &opened.log).await?;
+            produce(opened.log, registry, args).await
         }
     }
 }
