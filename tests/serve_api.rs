@@ -172,6 +172,26 @@ fn seeded_dir() -> tempfile::TempDir {
         })
         .collect();
     produce(dir.path(), "sales", "sales_record.avsc", &sales);
+    // A forecast written by a v1 producer (no quantiles), then a v2 one with the nine M5
+    // quantiles: the registry takes v2 after v1 under the same subject.
+    produce(
+        dir.path(),
+        "sales_forecasts",
+        "v1/sales_forecast.avsc",
+        &[
+            serde_json::json!({"key": "FOODS_3_091_CA_1", "value": {"id": "FOODS_3_091_CA_1",
+            "item_id": "FOODS_3_091", "store_id": "CA_1", "first_day": 11,
+            "forecast": [1.0, 2.0, 3.0], "model": "v1", "generated_at": 1}}),
+        ],
+    );
+    let quantiles: Vec<_> = [0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995]
+        .iter()
+        .enumerate()
+        .map(|(k, q)| {
+            let v = 7.0 + k as f64;
+            serde_json::json!({"q": q, "values": [v, v + 0.5, v + 1.0]})
+        })
+        .collect();
     produce(
         dir.path(),
         "sales_forecasts",
@@ -179,7 +199,8 @@ fn seeded_dir() -> tempfile::TempDir {
         &[
             serde_json::json!({"key": "FOODS_3_090_CA_1", "value": {"id": "FOODS_3_090_CA_1",
             "item_id": "FOODS_3_090", "store_id": "CA_1", "first_day": 11,
-            "forecast": [10.5, 11.0, 11.5], "model": "test", "generated_at": 1}}),
+            "forecast": [10.5, 11.0, 11.5], "model": "test", "generated_at": 1,
+            "quantiles": quantiles}}),
         ],
     );
     dir
@@ -255,6 +276,18 @@ fn endpoints_show_what_the_topics_hold_and_metrics_parse() {
             serde_json::json!([10.5, 11.0, 11.5])
         );
         assert_eq!(f["actual"].as_array().unwrap().len(), 10);
+        // The band the dashboard draws: quantile 0.975 (the eighth) as written.
+        assert_eq!(f["forecast"]["quantiles"].as_array().map(Vec::len), Some(9));
+        assert_eq!(
+            f["forecast"]["quantiles"][7],
+            serde_json::json!({"q": 0.975, "values": [14.0, 14.5, 15.0]})
+        );
+        let v1 = json_until(&format!("{b}/api/forecasts/FOODS_3_091_CA_1"), |v| {
+            v.get("forecast").is_some()
+        })
+        .await;
+        assert_eq!(v1["forecast"]["model"], "v1");
+        assert_eq!(v1["forecast"]["quantiles"], serde_json::json!([]));
 
         // The health sampler runs every 2 s: wait for a sample that saw the tailer's positions
         // (it sets the lag gauges checked in /metrics below in the same pass).

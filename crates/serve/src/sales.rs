@@ -194,7 +194,7 @@ impl Sales {
             .collect();
         let mut out = serde_json::json!({"series": id, "store_id": s.store_id, "actual": actual});
         if let Some(f) = &s.forecast {
-            out["forecast"] = serde_json::to_value(f).unwrap_or_default();
+            out["forecast"] = forecast_json(f);
         }
         if let (Some(scale), true) = (s.scale.scale(), s.scored > 0) {
             out["rmsse"] = ((s.sse / f64::from(s.scored)) / scale).sqrt().into();
@@ -304,6 +304,27 @@ struct Level {
     wrmsse: Option<f64>,
 }
 
+/// A `SalesForecast` as JSON with its `f32`s written as their shortest decimal (`0.975`, not
+/// `0.9750000238418579` as widening to `f64` gives).
+fn forecast_json(f: &SalesForecast) -> serde_json::Value {
+    let short = |v: f32| -> serde_json::Value {
+        v.to_string()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number)
+    };
+    let days = |v: &[f32]| -> serde_json::Value { v.iter().map(|&x| short(x)).collect() };
+    let mut out = serde_json::to_value(f).unwrap_or_default();
+    out["forecast"] = days(&f.forecast);
+    out["quantiles"] = f
+        .quantiles
+        .iter()
+        .map(|q| serde_json::json!({"q": short(q.q), "values": days(&q.values)}))
+        .collect();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,8 +431,9 @@ mod tests {
         let j = s.series_json("FOODS_3_001_CA_1").unwrap();
         let q = j["forecast"]["quantiles"].as_array().unwrap();
         assert_eq!(q.len(), 9);
-        assert_eq!(q[7]["q"].as_f64().unwrap() as f32, 0.975);
+        assert_eq!(q[7]["q"], 0.975);
         assert_eq!(q[7]["values"][1].as_f64().unwrap() as f32, 0.975 * 8.0);
+        assert_eq!(q[0]["values"], serde_json::json!([0.02, 0.04]));
         // A v1 forecast (no quantiles) shows an empty list, not a missing field.
         s.apply_forecast(forecast("FOODS_3_001", "CA_1", 2, vec![1.0, 2.0]));
         let j = s.series_json("FOODS_3_001_CA_1").unwrap();
