@@ -61,11 +61,12 @@ pub enum Reading {
     Follow,
 }
 
-/// Opens the log for a command that only reads. Embedded: the directory is opened as usual
-/// unless another process holds it; then it is opened read-only beside that writer (logged
-/// at info). A [`Reading::Follow`] command opens it read-only straight away (an empty log if
-/// there is none yet), so it never holds the lock while it runs and a pipeline can start
-/// after it. Kafka: as [`open_log`].
+/// Opens the log for a command that only reads. Embedded: a directory that holds a log is
+/// opened read-only ([`aisle_log_embedded::ReadOnlyLog`]), whether or not another process
+/// writes it, so a reader never holds the lock a writer starting meanwhile needs. Without a
+/// log, [`Reading::Once`] opens (creates) it as usual, unless another process holds it (then
+/// read-only beside that writer, logged at info), and [`Reading::Follow`] creates an empty one
+/// and follows it read-only, so a pipeline can start after it. Kafka: as [`open_log`].
 pub async fn open_log_for_reading(config: &Config, reading: Reading) -> anyhow::Result<Opened> {
     let (data_dir, cfg) = match runtime(config)? {
         Runtime::Embedded {
@@ -84,6 +85,15 @@ pub async fn open_log_for_reading(config: &Config, reading: Reading) -> anyhow::
         std::fs::create_dir_all(&topics)
             .with_context(|| format!("creating the embedded log in {}", data_dir.display()))?;
         tracing::debug!(dir = %data_dir.display(), "following: embedded log opened read-only");
+        return open_read_only(&data_dir);
+    }
+    if data_dir.join("topics").is_dir() {
+        // A log exists: read it without its lock, so a writer starting meanwhile is not refused
+        // and nothing is recovered on its behalf (a reader sees what recovery would keep).
+        tracing::info!(
+            dir = %data_dir.display(),
+            "embedded log opened read-only (no lock: another process may be writing it)"
+        );
         return open_read_only(&data_dir);
     }
     match EmbeddedLog::open(&data_dir, cfg) {
@@ -121,7 +131,7 @@ fn open_embedded(dir: &Path, cfg: EmbeddedConfig) -> anyhow::Result<EmbeddedLog>
             Ok(log)
         }
         Err(LogError::Locked(_)) => Err(exit::fail(
-            exit::FAILURE,
+            exit::UNAVAILABLE,
             format!(
                 "data directory {} is in use by another process (its lock is held, e.g. by a \
                  running `aisle demo`), and this command writes to it: stop that process first, \
