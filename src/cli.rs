@@ -16,7 +16,8 @@ use std::path::PathBuf;
 /// and the flags below. `aisle config` prints the result.
 ///
 /// Exit codes: 0 success, 1 failure, 2 usage error, 3 bad configuration, 4 corrupt data found,
-/// 5 a service (Kafka, registry, database) unreachable, 65 bad input records, 130 interrupted.
+/// 5 a service (Kafka, registry, database) unreachable or the data directory held by another
+/// writer, 65 bad input records, 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "aisle", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
