@@ -1,33 +1,43 @@
 //! Finding and opening the M5 files: plain `.csv` or zstd-compressed `.csv.zst`.
 
-use crate::error::{Result, SalesError};
+use crate::error::{M5Error, Result};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+/// `calendar.csv`.
+pub const CALENDAR: &str = "calendar.csv";
+/// `sell_prices.csv`.
+pub const PRICES: &str = "sell_prices.csv";
+
 /// Opens `path` for buffered reading, decompressing on the fly when it ends in `.zst`.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path).map_err(|e| SalesError::io(path, e))?;
+    let file = File::open(path).map_err(|e| M5Error::io(path, e))?;
     if path.extension().is_some_and(|e| e == "zst") {
-        let dec = zstd::stream::read::Decoder::new(file).map_err(|e| SalesError::io(path, e))?;
+        let dec = zstd::stream::read::Decoder::new(file).map_err(|e| M5Error::io(path, e))?;
         Ok(Box::new(BufReader::with_capacity(1 << 16, dec)))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
     }
 }
 
-/// `dir/<stem>.csv` or `dir/<stem>.csv.zst`, whichever exists (plain first).
-pub fn find(dir: &Path, what: &'static str, stem: &str) -> Result<PathBuf> {
-    let candidates = [format!("{stem}.csv"), format!("{stem}.csv.zst")];
-    candidates
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| SalesError::MissingFile {
-            what,
-            dir: dir.to_path_buf(),
-            tried: candidates.join(", "),
-        })
+/// `dir/name` or `dir/name.zst` (`name` such as `calendar.csv`), whichever exists (plain first).
+pub fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+    let plain = dir.join(name);
+    if plain.is_file() {
+        return Some(plain);
+    }
+    let zst = dir.join(format!("{name}.zst"));
+    zst.is_file().then_some(zst)
+}
+
+/// Like [`find`], but an error naming `what` (calendar, prices, ...) and both names tried.
+pub fn require(dir: &Path, what: &'static str, name: &str) -> Result<PathBuf> {
+    find(dir, name).ok_or_else(|| M5Error::MissingFile {
+        what,
+        dir: dir.to_path_buf(),
+        tried: format!("{name}, {name}.zst"),
+    })
 }
 
 /// The wide sales file in `dir`: Kaggle's `sales_train_evaluation` (preferred: it has the most
@@ -36,12 +46,12 @@ pub fn find(dir: &Path, what: &'static str, stem: &str) -> Result<PathBuf> {
 pub fn find_sales(dir: &Path) -> Result<PathBuf> {
     const STEMS: [&str; 2] = ["sales_train_evaluation", "sales_train_validation"];
     for stem in STEMS {
-        if let Ok(p) = find(dir, "sales", stem) {
+        if let Some(p) = find(dir, &format!("{stem}.csv")) {
             return Ok(p);
         }
     }
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| SalesError::io(dir, e))?
+        .map_err(|e| M5Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -59,7 +69,7 @@ pub fn find_sales(dir: &Path) -> Result<PathBuf> {
             return Ok(p.clone());
         }
     }
-    Err(SalesError::MissingFile {
+    Err(M5Error::MissingFile {
         what: "sales",
         dir: dir.to_path_buf(),
         tried: "sales_train_evaluation*.csv[.zst], sales_train_validation*.csv[.zst]".into(),
@@ -81,7 +91,7 @@ mod tests {
         enc.finish().unwrap();
 
         let mut s = String::new();
-        open(&find(dir.path(), "calendar", "calendar").unwrap())
+        open(&find(dir.path(), CALENDAR).unwrap())
             .unwrap()
             .read_to_string(&mut s)
             .unwrap();
@@ -91,7 +101,8 @@ mod tests {
         open(&zpath).unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "id,d_5\nx,1\n");
 
-        let err = find(dir.path(), "prices", "sell_prices").unwrap_err();
+        assert_eq!(find(dir.path(), PRICES), None);
+        let err = require(dir.path(), "prices", PRICES).unwrap_err();
         assert!(err.to_string().contains("sell_prices.csv.zst"), "{err}");
     }
 }

@@ -5,7 +5,7 @@
 //! 8 `(store, cat)`, 9 `(store, dept)`, 10 `(item, X)`, 11 `(state, item)`, 12 `(item, store)`.
 //! With the full M5 set that is 1+3+10+3+7+9+21+30+70+3049+9147+30490 = 42,840 series.
 
-use crate::data::SeriesMeta;
+use crate::series::SeriesMeta;
 use std::collections::HashMap;
 
 /// Number of M5 levels.

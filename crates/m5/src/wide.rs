@@ -1,5 +1,12 @@
 //! The wide M5 sales file (`sales_train_*.csv`): one row per item × store, one column per day.
 //!
+//! One header check ([`read_header`]: the id columns by name, then contiguous `d_N` columns) and
+//! one row reader serve two ways of loading it:
+//!
+//! * [`SalesPanel::read_wide`]: the whole table in memory as `f32`s, for forecasting; any bad row
+//!   is an error naming its line;
+//! * [`index`] and [`load_window`]: the replay's reader, below.
+//!
 //! # Bounded memory, any row order
 //! Records go out day by day within a store, but the file holds a series' days in one row, so a
 //! store's whole day `d` is spread over thousands of rows. Rather than assume Kaggle's order (each
@@ -15,8 +22,10 @@
 //! eight passes. Rows are read as raw lines (so a malformed one can go to the dead-letter topic
 //! byte for byte), each parsed by the `csv` crate.
 
-use crate::error::{Result, SalesError};
-use crate::input;
+use crate::calendar::parse_day;
+use crate::error::{M5Error, Result};
+use crate::files;
+use crate::series::SeriesMeta;
 use aisle_events::SalesRecord;
 use aisle_events::topics::{M5_STORES, store_partition};
 use bytes::Bytes;
@@ -109,14 +118,10 @@ impl Window {
 
 /// Reads and checks the header: the five id columns by name, then contiguous `d_N` columns.
 pub fn read_header(path: &Path) -> Result<SalesHeader> {
-    let bad = |reason: String| SalesError::BadFile {
-        path: path.to_path_buf(),
-        line: 1,
-        reason,
-    };
+    let bad = |reason: String| M5Error::bad(path, 1, reason);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
-        .from_reader(input::open(path)?);
+        .from_reader(files::open(path)?);
     let mut rec = csv::StringRecord::new();
     if !rdr.read_record(&mut rec).map_err(|e| bad(e.to_string()))? {
         return Err(bad("the file is empty".into()));
@@ -137,11 +142,11 @@ pub fn read_header(path: &Path) -> Result<SalesHeader> {
         .iter()
         .position(|h| h.starts_with("d_"))
         .ok_or_else(|| bad("no d_N day columns".into()))?;
-    let first_day = crate::calendar::parse_day(&rec[day0])
-        .ok_or_else(|| bad(format!("bad day column `{}`", &rec[day0])))?;
+    let first_day =
+        parse_day(&rec[day0]).ok_or_else(|| bad(format!("bad day column `{}`", &rec[day0])))?;
     for (i, h) in rec.iter().enumerate().skip(day0) {
         let want = first_day + (i - day0) as u32;
-        if crate::calendar::parse_day(h) != Some(want) {
+        if parse_day(h) != Some(want) {
             return Err(bad(format!(
                 "day columns must be contiguous: column {} is `{h}`, expected `d_{want}`",
                 i + 1
@@ -163,7 +168,7 @@ impl SalesHeader {
     /// Fails unless the file holds every day of `first..=last`.
     pub fn require(&self, first: u32, last: u32) -> Result<()> {
         if first < self.first_day || last > self.last_day {
-            return Err(SalesError::DaysNotCovered {
+            return Err(M5Error::DaysNotCovered {
                 first,
                 last,
                 path: self.path.clone(),
@@ -180,7 +185,7 @@ fn for_each_row(
     mut f: impl FnMut(u64, &[u8], &csv::ByteRecord) -> Result<()>,
 ) -> Result<()> {
     let path = &header.path;
-    let mut rdr = input::open(path)?;
+    let mut rdr = files::open(path)?;
     let mut line = Vec::with_capacity(1 << 12);
     let mut rec = csv::ByteRecord::new();
     let mut n = 0u64;
@@ -188,7 +193,7 @@ fn for_each_row(
         line.clear();
         let read = rdr
             .read_until(b'\n', &mut line)
-            .map_err(|e| SalesError::io(path, e))?;
+            .map_err(|e| M5Error::io(path, e))?;
         if read == 0 {
             return Ok(());
         }
@@ -311,10 +316,7 @@ pub fn index(
             Some(i) => *i,
             None => {
                 let i = u16::try_from(n_items).map_err(|_| {
-                    SalesError::Invalid(format!(
-                        "{}: more than 65,536 items",
-                        header.path.display()
-                    ))
+                    M5Error::Invalid(format!("{}: more than 65,536 items", header.path.display()))
                 })?;
                 idx.items.insert(field(rec, c_item).to_string(), i);
                 i
@@ -374,13 +376,101 @@ pub fn load_window(
         row_values(header, rec, first, last, |d, v| {
             values[(d - first) as usize * rows + r] = v;
         })
-        .map_err(|reason| SalesError::BadFile {
+        .map_err(|reason| M5Error::BadFile {
             path: header.path.clone(),
             line,
             reason: format!("{reason} (the file changed during the replay)"),
         })
     })?;
     Ok(window)
+}
+
+/// Daily unit sales of many series over consecutive days: `values[s][t]` is series `s` on day
+/// `first_day + t` (M5 `d_N` numbering).
+#[derive(Debug, Clone, Default)]
+pub struct SalesPanel {
+    /// The series, in file order.
+    pub series: Vec<SeriesMeta>,
+    /// The `N` of the first column.
+    pub first_day: i32,
+    /// One row per series, one value per day.
+    pub values: Vec<Vec<f32>>,
+}
+
+impl SalesPanel {
+    /// Number of days.
+    pub fn days(&self) -> usize {
+        self.values.first().map_or(0, Vec::len)
+    }
+
+    /// The `N` of the last day (`first_day - 1` when empty).
+    pub fn last_day(&self) -> i32 {
+        self.first_day + self.days() as i32 - 1
+    }
+
+    /// Reads a Kaggle wide file (`id,item_id,dept_id,cat_id,store_id,state_id,d_A..d_B`, checked
+    /// by [`read_header`]); values may be fractional (forecasts, aggregates). Every row must have
+    /// the header's columns, a valid item and store, and a number in every day.
+    pub fn read_wide(path: &Path) -> Result<Self> {
+        let header = read_header(path)?;
+        let [c_item, _, _, c_store, _] = header.ids;
+        let days = (header.last_day - header.first_day + 1) as usize;
+        let mut panel = Self {
+            first_day: header.first_day as i32,
+            ..Self::default()
+        };
+        for_each_row(&header, |line, _raw, rec| {
+            let bad = |reason: String| M5Error::bad(path, line, reason);
+            if rec.len() != header.columns {
+                return Err(bad(format!(
+                    "{} columns, the header has {}",
+                    rec.len(),
+                    header.columns
+                )));
+            }
+            let (item, store) = (field(rec, c_item), field(rec, c_store));
+            let meta = SeriesMeta::from_ids(item, store)
+                .ok_or_else(|| bad(format!("bad item/store `{item}`/`{store}`")))?;
+            let mut row = Vec::with_capacity(days);
+            for (k, raw) in rec.iter().skip(header.day0).enumerate() {
+                let v = std::str::from_utf8(raw)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<f32>().ok())
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "d_{} is `{}`, not a number",
+                            header.first_day + k as u32,
+                            String::from_utf8_lossy(raw)
+                        ))
+                    })?;
+                row.push(v);
+            }
+            panel.series.push(meta);
+            panel.values.push(row);
+            Ok(())
+        })?;
+        Ok(panel)
+    }
+
+    /// The days `from..=to` of every series (clamped to what exists).
+    pub fn slice(&self, from: i32, to: i32) -> Self {
+        let a = (from - self.first_day).clamp(0, self.days() as i32) as usize;
+        let b = (to - self.first_day + 1).clamp(a as i32, self.days() as i32) as usize;
+        Self {
+            series: self.series.clone(),
+            first_day: self.first_day + a as i32,
+            values: self.values.iter().map(|r| r[a..b].to_vec()).collect(),
+        }
+    }
+
+    /// Series id → row index.
+    pub fn index(&self) -> HashMap<&str, usize> {
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -460,5 +550,31 @@ mod tests {
         // the values of unselected stores' rows are not looked at (CA_1's `x` passes here).
         let lines: Vec<u64> = idx.rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, [5, 6]);
+    }
+
+    #[test]
+    fn panel_reads_whole_files_and_slices() {
+        let (_d, h) = file();
+        let e = SalesPanel::read_wide(&h.path).unwrap_err().to_string();
+        assert!(e.contains("line 4") && e.contains("d_6 is `x`"), "{e}");
+        std::fs::write(
+            &h.path,
+            "id,item_id,dept_id,cat_id,store_id,state_id,d_5,d_6,d_7\n\
+             A_1_001_CA_1_evaluation,A_1_001,A_1,A,CA_1,CA,1,2,3.5\r\n",
+        )
+        .unwrap();
+        let panel = SalesPanel::read_wide(&h.path).unwrap();
+        assert_eq!((panel.first_day, panel.last_day()), (5, 7));
+        assert_eq!(panel.series[0].id, "A_1_001_CA_1");
+        assert_eq!(panel.index()["A_1_001_CA_1"], 0);
+        let s = panel.slice(6, 9);
+        assert_eq!((s.first_day, s.values[0].clone()), (6, vec![2.0, 3.5]));
+        std::fs::write(
+            &h.path,
+            "id,item_id,dept_id,cat_id,store_id,state_id,d_5,d_7\nx,A_1_001,A_1,A,CA_1,CA,1,2\n",
+        )
+        .unwrap();
+        let e = SalesPanel::read_wide(&h.path).unwrap_err().to_string();
+        assert!(e.contains("contiguous"), "{e}");
     }
 }

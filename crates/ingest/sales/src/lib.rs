@@ -10,7 +10,8 @@
 //! no extra bytes per record. Malformed rows go to `<topic>.dlq` with file, line and reason.
 //!
 //! Main items: [`replay()`] with [`ReplayOptions`] / [`Source`] / [`Speed`], the [`Observer`] for
-//! progress, the [`Summary`]; the readers [`Calendar`], [`Prices`], [`wide`]; [`synthetic`] data.
+//! progress, the [`Summary`]; [`synthetic`] data. The M5 files are read by `aisle-m5`
+//! ([`aisle_m5::files`], [`aisle_m5::Calendar`], [`aisle_m5::prices::PriceTable`], [`aisle_m5::wide`]).
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -31,10 +32,6 @@
 //! ```
 //!
 //! # Layout
-//! * `input.rs`: finding the files in a directory, transparent zstd.
-//! * `calendar.rs`: [`Calendar`]: day → date and Walmart week.
-//! * `prices.rs`: [`Prices`]: a compact (store, item, week) → price table.
-//! * `wide.rs`: the wide sales file in windows of days: bounded memory, any row order.
 //! * `synthetic.rs`: deterministic M5-shaped data.
 //! * `resume.rs`: where each store stopped, from the first and last records of its partition.
 //! * `dlq.rs`: dead-letter headers; not repeating rows an earlier run rejected.
@@ -43,19 +40,13 @@
 //! * `encode.rs`: per-series Avro encoding of the three fields that change day to day.
 //! * `error.rs`: [`SalesError`].
 
-pub mod calendar;
 pub mod dlq;
 pub mod encode;
 mod error;
-pub mod input;
-pub mod prices;
 mod replay;
 pub mod resume;
 mod store;
 pub mod synthetic;
-pub mod wide;
 
-pub use calendar::Calendar;
 pub use error::{Result, SalesError};
-pub use prices::Prices;
 pub use replay::{Observer, Quiet, ReplayOptions, Source, Speed, Summary, replay};

@@ -1,16 +1,17 @@
 //! The replay: plan (every check before anything is sent), dead letters, then one generator task
 //! per store, window by window.
 
-use crate::calendar::Calendar;
 use crate::error::{Result, SalesError};
-use crate::prices::{PriceFilter, Prices};
 use crate::resume;
 use crate::store::StoreJob;
-use crate::wide::{self, SalesHeader, SalesIndex, Series, Window};
-use crate::{input, synthetic};
+use crate::synthetic;
 use aisle_events::dead_letter::DeadLetter;
 use aisle_events::topics::{self, M5_STORES};
 use aisle_log::{Log, Producer, ProducerConfig, TopicSpec};
+use aisle_m5::Calendar;
+use aisle_m5::files::{self, CALENDAR, PRICES};
+use aisle_m5::prices::{PriceFilter, PriceTable};
+use aisle_m5::wide::{self, SalesHeader, SalesIndex, Series, Window};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,7 +137,7 @@ enum Data {
         header: SalesHeader,
         index: Arc<SalesIndex>,
         calendar: Calendar,
-        prices: Arc<Prices>,
+        prices: Arc<PriceTable>,
         first_window: Option<Window>,
     },
     Synthetic,
@@ -366,15 +367,16 @@ fn make_plan(opts: &ReplayOptions, stores: [bool; 10]) -> Result<Plan> {
         }
         Source::M5 { dir } => {
             if !dir.is_dir() {
-                return Err(SalesError::MissingFile {
+                return Err(aisle_m5::M5Error::MissingFile {
                     what: "data directory",
                     dir: dir.clone(),
                     tried: "--data".into(),
-                });
+                }
+                .into());
             }
-            let sales = input::find_sales(dir)?;
-            let calendar_path = input::find(dir, "calendar", "calendar")?;
-            let prices_path = input::find(dir, "prices", "sell_prices")?;
+            let sales = files::find_sales(dir)?;
+            let calendar_path = files::require(dir, "calendar", CALENDAR)?;
+            let prices_path = files::require(dir, "prices", PRICES)?;
             let header = wide::read_header(&sales)?;
             let (first, last) = opts.days.unwrap_or((header.first_day, header.last_day));
             if first == 0 || last < first {
@@ -393,7 +395,7 @@ fn make_plan(opts: &ReplayOptions, stores: [bool; 10]) -> Result<Plan> {
                 .collect();
             weeks.sort_unstable();
             weeks.dedup();
-            let prices = Prices::read(
+            let prices = PriceTable::read(
                 &prices_path,
                 &PriceFilter {
                     stores: &stores,
@@ -447,7 +449,7 @@ async fn dead_letters(
         .await
         .map_err(SalesError::log(format!("creating {dlq}")))?;
     let file = match &opts.source {
-        Source::M5 { dir } => input::find_sales(dir)?.display().to_string(),
+        Source::M5 { dir } => files::find_sales(dir)?.display().to_string(),
         Source::Synthetic => String::new(),
     };
     let already = crate::dlq::written_lines(log, &dlq, &file).await?;

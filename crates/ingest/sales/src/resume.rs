@@ -14,9 +14,9 @@
 //! rather than skip or repeat a record.
 
 use crate::error::{Result, SalesError};
-use crate::wide::Series;
 use aisle_events::topics::M5_STORES;
 use aisle_log::{ConsumerConfig, Isolation, Log, Offset, Record, TopicPartition};
+use aisle_m5::wide::Series;
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 

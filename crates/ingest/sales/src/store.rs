@@ -7,17 +7,17 @@
 //! keys are shared, and a record carries no position (resuming reads it from the key and
 //! timestamp, see [`crate::resume`]).
 
-use crate::calendar::Calendar;
 use crate::encode::SeriesEncoder;
 use crate::error::{Result, SalesError};
-use crate::prices::Prices;
 use crate::replay::{Observer, Speed};
 use crate::resume::SYNTHETIC_HEADER;
 use crate::synthetic;
-use crate::wide::{Series, Window};
 use aisle_events::topics::M5_STORES;
 use aisle_events::wire;
 use aisle_log::{BatchDelivery, ProduceRecord, Producer};
+use aisle_m5::Calendar;
+use aisle_m5::prices::PriceTable;
+use aisle_m5::wide::{Series, Window};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ pub(crate) struct StoreJob {
     pub(crate) to_day: u32,
     pub(crate) window: Option<Arc<Window>>,
     pub(crate) calendar: Option<Arc<Calendar>>,
-    pub(crate) prices: Option<Arc<Prices>>,
+    pub(crate) prices: Option<Arc<PriceTable>>,
     pub(crate) topic: String,
     pub(crate) schema_id: u32,
     pub(crate) speed: Speed,

@@ -5,9 +5,9 @@
 //! Every value is a pure function of (series, day), so a resumed replay regenerates exactly what an
 //! interrupted one would have sent.
 
-use crate::wide::Series;
 use aisle_events::SalesRecord;
 use aisle_events::topics::M5_STORES;
+use aisle_m5::wide::Series;
 use bytes::Bytes;
 
 /// M5's departments and their item counts.

@@ -4,6 +4,7 @@
 
 use aisle_events::{Event, SalesRecord, topics};
 use aisle_log::Log;
+use aisle_m5::M5Error;
 use aisle_sales::{Quiet, ReplayOptions, SalesError, Source, replay};
 use std::path::Path;
 use std::sync::Arc;
@@ -151,10 +152,10 @@ async fn missing_files_and_short_calendars_fail_before_sending() {
     assert!(
         matches!(
             err,
-            SalesError::MissingFile {
+            SalesError::M5(M5Error::MissingFile {
                 what: "calendar",
                 ..
-            }
+            })
         ),
         "{err}"
     );

@@ -91,7 +91,7 @@ async fn full_real_replay_matches_the_csv() {
             let (sale, ts, partition) = &by_key_day[&(key.clone(), day)];
             assert_eq!(sale.sold.to_string(), *sold, "{key} d_{day}");
             let (date, week) = &calendar[&format!("d_{day}")];
-            let want_ts = aisle_sales::calendar::parse_date_ms(date).unwrap();
+            let want_ts = aisle_m5::calendar::parse_date_ms(date).unwrap();
             assert_eq!(*ts, want_ts, "{key} d_{day} timestamp");
             assert_eq!(*partition, topics::store_partition(&row[4]).unwrap());
             let want_price = prices

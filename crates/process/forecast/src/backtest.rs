@@ -7,12 +7,12 @@
 //! 14 training days give aggregate scales several times too small (see BENCHMARKS.md).
 //! [`crate::rolling`] adds 28-day-horizon splits over series with a full daily history.
 
-use crate::data::SalesPanel;
 use crate::dataset::Inputs;
 use crate::error::{ForecastError, Result};
 use crate::models::Model;
 use crate::scales::ScaleSource;
 use crate::wrmsse::{Score, Wrmsse};
+use aisle_m5::SalesPanel;
 use std::time::{Duration, Instant};
 
 /// One model's backtest result.

@@ -1,22 +1,17 @@
 //! [`M5Data`]: everything the forecaster reads from an M5 data directory, loaded once.
 //!
-//! Sales come from Kaggle's full `sales_train_evaluation.csv` when it is there (d_1..d_1941),
-//! else `sales_train_validation.csv` (d_1..d_1913), else this project's 28-day extract
+//! Sales come from the file [`aisle_m5::files::find_sales`] picks: Kaggle's full
+//! `sales_train_evaluation.csv` when it is there (d_1..d_1941), else `sales_train_validation.csv`
+//! (d_1..d_1913), else the first file named like either, such as this project's 28-day extract
 //! `sales_train_evaluation_d1914_d1941.csv`; each may be `.zst`-compressed. The monthly totals
 //! (`sales_monthly_d1_d1913.csv`) are optional.
 
-use crate::data::{Calendar, Prices, SalesPanel, find, require};
 use crate::error::Result;
 use crate::models::Context;
 use crate::monthly::Monthly;
+use aisle_m5::files::{self, CALENDAR, PRICES, find};
+use aisle_m5::{Calendar, Prices, SalesPanel};
 use std::path::Path;
-
-/// Daily sales files, most history first.
-pub const SALES_FILES: [&str; 3] = [
-    "sales_train_evaluation.csv",
-    "sales_train_validation.csv",
-    "sales_train_evaluation_d1914_d1941.csv",
-];
 
 /// The calendar, prices and (optional) monthly totals: the inputs besides the sales history.
 #[derive(Debug, Clone, Default)]
@@ -32,8 +27,8 @@ pub struct Inputs {
 impl Inputs {
     /// Loads calendar and prices (required) and monthly totals (optional) from `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
-        let calendar = Calendar::read(&require(dir, "calendar.csv")?)?;
-        let prices = Prices::read(&require(dir, "sell_prices.csv")?)?;
+        let calendar = Calendar::read(&files::require(dir, "calendar", CALENDAR)?)?;
+        let prices = Prices::read(&files::require(dir, "prices", PRICES)?)?;
         let monthly = match find(dir, "sales_monthly_d1_d1913.csv") {
             Some(p) => Some(Monthly::read(&p, &calendar, 1913)?),
             None => None,
@@ -71,12 +66,8 @@ pub struct M5Data {
 impl M5Data {
     /// Loads `dir` (see the module docs for which sales file is used).
     pub fn load(dir: &Path) -> Result<Self> {
-        let sales_path = SALES_FILES
-            .iter()
-            .find_map(|f| find(dir, f))
-            .map_or_else(|| require(dir, SALES_FILES[2]), Ok)?;
         Ok(Self {
-            sales: SalesPanel::read_wide(&sales_path)?,
+            sales: SalesPanel::read_wide(&files::find_sales(dir)?)?,
             inputs: Inputs::load(dir)?,
         })
     }

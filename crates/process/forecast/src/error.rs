@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// position; none of them is a panic.
 #[derive(Debug, thiserror::Error)]
 pub enum ForecastError {
+    /// An M5 input is missing or wrong (`aisle-m5` names the file and line).
+    #[error(transparent)]
+    M5(#[from] aisle_m5::M5Error),
     /// A file could not be opened or read (user input or the file system; retry won't help).
     #[error("cannot read {path}: {source}")]
     Io {

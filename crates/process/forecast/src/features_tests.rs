@@ -1,8 +1,8 @@
 //! Tests of [`super`]: dates, hand-computed window features, training origins.
 
 use super::*;
-use crate::data::{Prices, SeriesMeta};
 use crate::synthetic;
+use aisle_m5::{Prices, SeriesMeta};
 
 #[test]
 fn m5_dates() {
@@ -14,7 +14,7 @@ fn m5_dates() {
 fn ctx_of<'a>(
     series: &'a [SeriesMeta],
     history: &'a [Vec<f32>],
-    calendar: &'a crate::data::Calendar,
+    calendar: &'a aisle_m5::Calendar,
     prices: &'a Prices,
 ) -> Context<'a> {
     Context {

@@ -6,11 +6,11 @@
 //! forecasts `o+1..=o+horizon`, scored per series with RMSSE (M5's scale: mean squared daily
 //! change from the series' first sale through `o`).
 
-use crate::data::SalesPanel;
 use crate::dataset::Inputs;
 use crate::error::{ForecastError, Result};
 use crate::models::Model;
 use crate::monthly::Monthly;
+use aisle_m5::SalesPanel;
 use std::time::Instant;
 
 /// The history a model is shown at each origin.

@@ -13,8 +13,8 @@
 //! history and resumes each partition at its offset, so it re-reads precisely what the
 //! snapshot lacks; applying a (series, day) twice just overwrites the value.
 
-use crate::data::{SalesPanel, SeriesMeta};
 use crate::error::{ForecastError, Result};
+use aisle_m5::{SalesPanel, SeriesMeta};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,8 @@
 //! * [`selection`]: the multi-origin backtest that picks the default pooled model;
 //!   [`fullhistory`]: rolling origins with the whole daily history shown, RMSSE per series;
 //! * [`synthetic`]: M5-shaped synthetic data for cost measurements;
-//! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`);
+//! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`) with the readers of
+//!   `aisle-m5` (calendar, prices, wide tables, series ids, the hierarchy);
 //! * [`submission`]: Kaggle `id,F1..F28` files; [`stream`]: the `sales` → `sales_forecasts`
 //!   forecaster with durable per-series history ([`history::History`]).
 //!
@@ -37,10 +38,10 @@
 //! ```
 //!
 //! # Layout
-//! * `data`: file readers (wide sales, calendar, prices), `.zst` aware.
+//! * `data`: the `aisle-m5` readers under their old paths, CSV helpers for the files below.
 //! * `monthly`: the monthly totals of d_1..d_1913.
 //! * `dataset`: which files of a data directory are used, loaded together.
-//! * `hierarchy`: the twelve M5 levels and aggregation.
+//! * `hierarchy`: the twelve M5 levels and aggregation (`aisle_m5::hierarchy`, re-exported).
 //! * `wrmsse`: scales, weights, scoring.
 //! * `scales`: full-history scales for backtests ([`scales::ScaleSource`]).
 //! * `models/`: the [`models::Model`] trait, `baselines`, `pooled` (with its `yearly` and
@@ -65,7 +66,8 @@ mod error;
 pub mod evaluate;
 pub mod features;
 pub mod fullhistory;
-pub mod hierarchy;
+/// The twelve M5 levels: [`aisle_m5::hierarchy`], under its old path.
+pub use aisle_m5::hierarchy;
 pub mod models;
 pub mod monthly;
 pub mod quantiles;

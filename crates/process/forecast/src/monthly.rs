@@ -4,8 +4,9 @@
 //! The pooled model uses them for year-over-year seasonality: how the daily sales rate of the
 //! months a year before the forecast days compares with the rate a year before the history days.
 
-use crate::data::{Calendar, SalesPanel, csv_err, csv_reader, series_key};
+use crate::data::{csv_err, csv_reader};
 use crate::error::{ForecastError, Result};
+use aisle_m5::{Calendar, SalesPanel, series_key};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -158,7 +159,7 @@ impl Monthly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{CalendarDay, SeriesMeta};
+    use aisle_m5::{CalendarDay, SeriesMeta};
 
     #[test]
     fn from_daily_counts_only_days_up_to_the_cut_off() {

@@ -14,12 +14,13 @@
 //! (weekday profile from four weeks, yearly factor from monthly totals, horizon 28) rather than
 //! the final score.
 
-use crate::data::{Prices, SalesPanel, find};
 use crate::dataset::Inputs;
 use crate::error::{ForecastError, Result};
 use crate::models::Model;
 use crate::monthly::Monthly;
 use crate::wrmsse::{Score, Wrmsse};
+use aisle_m5::files::find;
+use aisle_m5::{Prices, SalesPanel};
 use std::path::Path;
 
 /// Daily files with a full history, most series first.
@@ -35,6 +36,7 @@ pub fn load_full(dir: &Path) -> Result<Option<SalesPanel>> {
         .find_map(|f| find(dir, f))
         .map(|p| SalesPanel::read_wide(&p))
         .transpose()
+        .map_err(ForecastError::from)
 }
 
 /// Origins every `step` days back from `last - horizon` while at least `min_day` (so there is a
@@ -143,8 +145,8 @@ pub fn rolling(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Calendar, CalendarDay, SeriesMeta};
     use crate::models::Context;
+    use aisle_m5::{Calendar, CalendarDay, SeriesMeta};
 
     /// Forecasts the panel's own days after the history, shifted by `lag` days.
     struct Oracle(SalesPanel, i32);

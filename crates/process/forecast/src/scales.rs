@@ -15,9 +15,10 @@
 //! scores d_1928..d_1941 should strictly use d_1..d_1927; the 14 missing days are under 1 % of the
 //! history and are ignored. [`read_published`] reads that column onto a hierarchy.
 
-use crate::data::{csv_err, csv_reader, series_key};
+use crate::data::{csv_err, csv_reader};
 use crate::error::{ForecastError, Result};
-use crate::hierarchy::Hierarchy;
+use aisle_m5::hierarchy::Hierarchy;
+use aisle_m5::series_key;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -37,7 +38,7 @@ pub enum ScaleSource {
 
 /// The package key of a level-12 row (`ITEM_STORE_evaluation`, `X`) or level-11 row (`item`,
 /// `state`) rewritten to the official `(Agg_Level_1, Agg_Level_2)` convention of
-/// [`crate::hierarchy::level_key`].
+/// [`aisle_m5::hierarchy::level_key`].
 fn official_key(level: usize, k1: &str, k2: &str) -> Option<(String, String)> {
     match level {
         11 => Some((k2.to_string(), k1.to_string())),
@@ -120,7 +121,7 @@ pub fn ratio_by_level(training: &[Vec<f64>], published: &[Vec<Option<f64>>]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::SeriesMeta;
+    use aisle_m5::SeriesMeta;
 
     #[test]
     fn package_keys_map_to_official_keys() {

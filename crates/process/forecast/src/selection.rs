@@ -14,7 +14,6 @@
 //! ([`run`]) for [`candidates`] and names the winner.
 
 use crate::backtest::BacktestRow;
-use crate::data::SalesPanel;
 use crate::dataset::Inputs;
 use crate::error::Result;
 use crate::models::Model;
@@ -22,6 +21,7 @@ use crate::models::pooled::Pooled;
 use crate::models::topdown::{Middle, TopDown};
 use crate::scales::ScaleSource;
 use crate::wspl::{self, QuantileModel};
+use aisle_m5::SalesPanel;
 
 /// (last training day, days scored) of each split.
 pub const SPLITS: [(i32, usize); 4] = [(1927, 14), (1929, 12), (1931, 10), (1934, 7)];

@@ -1,6 +1,6 @@
 //! WRMSSE, the M5 accuracy measure, as the M5 Competitors' Guide defines it.
 //!
-//! For each of the 42,840 series of the twelve levels ([`crate::hierarchy`]):
+//! For each of the 42,840 series of the twelve levels ([`aisle_m5::hierarchy`]):
 //!
 //! * **scale** = mean over the training days of `(y_t − y_{t−1})²`, starting at the series' first
 //!   non-zero day (only *leading* zeros are dropped; zeros later on, including trailing ones,
@@ -19,9 +19,10 @@
 //! weights are renormalised, and [`Score::zero_scale`] counts such series per level. With the full
 //! M5 history no series is in that case; in short backtests some bottom series are.
 
-use crate::data::{Calendar, Prices, SeriesMeta, csv_err, csv_reader};
+use crate::data::{csv_err, csv_reader};
 use crate::error::{ForecastError, Result};
-use crate::hierarchy::{Hierarchy, LEVELS, level_key};
+use aisle_m5::hierarchy::{Hierarchy, LEVELS, level_key};
+use aisle_m5::{Calendar, Prices, SeriesMeta};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -341,7 +342,7 @@ pub fn keys_of(level: usize, m: &SeriesMeta) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hierarchy::Level;
+    use aisle_m5::hierarchy::Level;
 
     #[test]
     fn guide_worked_example() {

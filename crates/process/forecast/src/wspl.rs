@@ -13,13 +13,13 @@
 //! in [`crate::wrmsse`]. [`QuantileModel`](crate::quantiles::QuantileModel) makes the
 //! quantiles; [`backtest`] scores them inside the available days.
 
-use crate::data::{Calendar, Prices, SalesPanel, SeriesMeta};
 use crate::dataset::Inputs;
 use crate::error::{ForecastError, Result};
-use crate::hierarchy::Hierarchy;
 use crate::models::Model;
 pub use crate::quantiles::{LevelQuantiles, QUANTILES, QuantileModel};
 use crate::wrmsse::{Score, m5_weights, weights_and_scales};
+use aisle_m5::hierarchy::Hierarchy;
+use aisle_m5::{Calendar, Prices, SalesPanel, SeriesMeta};
 use rayon::prelude::*;
 
 /// Mean absolute one-day difference from the first non-zero value on; 0 without a difference.
@@ -207,7 +207,7 @@ pub fn backtest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hierarchy::Level;
+    use aisle_m5::hierarchy::Level;
 
     #[test]
     fn guide_definition_on_a_worked_example() {

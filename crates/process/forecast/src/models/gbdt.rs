@@ -200,7 +200,7 @@ mod tests {
     use crate::models::baselines::seasonal_naive;
     use crate::synthetic::Synthetic;
 
-    fn ctx<'a>(data: &'a Synthetic, panel: &'a crate::data::SalesPanel) -> Context<'a> {
+    fn ctx<'a>(data: &'a Synthetic, panel: &'a aisle_m5::SalesPanel) -> Context<'a> {
         Context {
             series: &panel.series,
             history: &panel.values,

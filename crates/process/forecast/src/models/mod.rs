@@ -12,8 +12,8 @@ mod profile;
 pub mod topdown;
 pub mod yearly;
 
-use crate::data::{Calendar, Prices, SeriesMeta};
 use crate::monthly::Monthly;
+use aisle_m5::{Calendar, Prices, SeriesMeta};
 use rayon::prelude::*;
 
 /// What a model sees: the history of every series up to `last_day`, and known future inputs.

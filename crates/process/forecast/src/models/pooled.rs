@@ -20,7 +20,7 @@ use super::price;
 use super::profile::{snap_factors, trim_outlier_days, usable_days, weekday_profile};
 use super::yearly::{self, YearlyPool};
 use super::{Context, Model};
-use crate::data::SeriesMeta;
+use aisle_m5::SeriesMeta;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -387,7 +387,7 @@ impl Model for Pooled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Calendar, CalendarDay, Prices};
+    use aisle_m5::{Calendar, CalendarDay, Prices};
 
     fn calendar(days: usize) -> Calendar {
         Calendar::from_days(
@@ -483,7 +483,7 @@ mod tests {
                 prices.insert(&m.id, wk, 1.0);
             }
         }
-        let before = crate::data::SalesPanel {
+        let before = aisle_m5::SalesPanel {
             series: series.clone(),
             first_day: 1,
             values: vec![vec![3.0; 30], vec![1.0; 30]],

@@ -120,12 +120,8 @@ pub fn elasticities(ctx: &Context<'_>) -> HashMap<String, f64> {
 #[cfg(test)]
 pub(crate) fn synthetic(
     days: usize,
-) -> (
-    crate::data::Calendar,
-    crate::data::Prices,
-    crate::data::SalesPanel,
-) {
-    use crate::data::{Calendar, CalendarDay, Prices, SalesPanel, SeriesMeta};
+) -> (aisle_m5::Calendar, aisle_m5::Prices, aisle_m5::SalesPanel) {
+    use aisle_m5::{Calendar, CalendarDay, Prices, SalesPanel, SeriesMeta};
     let cal = Calendar::from_days(
         (0..days + 60)
             .map(|i| CalendarDay {

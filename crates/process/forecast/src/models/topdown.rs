@@ -9,7 +9,7 @@
 
 use super::pooled::Pooled;
 use super::{Context, Model};
-use crate::data::SeriesMeta;
+use aisle_m5::SeriesMeta;
 use std::collections::HashMap;
 
 /// The aggregate forecast directly.
@@ -118,7 +118,7 @@ impl Model for TopDown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Calendar, CalendarDay, Prices};
+    use aisle_m5::{Calendar, CalendarDay, Prices};
 
     #[test]
     fn items_add_up_to_the_direct_store_forecast() {

@@ -13,7 +13,7 @@
 //! BENCHMARKS.md has the table (`--example backtest` prints it).
 
 use super::Context;
-use crate::data::SeriesMeta;
+use aisle_m5::SeriesMeta;
 use std::collections::HashMap;
 
 /// Which series share one yearly factor.
@@ -84,8 +84,8 @@ pub fn factors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Calendar, CalendarDay, Prices, SalesPanel};
     use crate::monthly::Monthly;
+    use aisle_m5::{Calendar, CalendarDay, Prices, SalesPanel};
 
     #[test]
     fn dept_pool_shares_one_shrunk_factor() {
