@@ -3,8 +3,8 @@
 //!
 //! Topics that do not exist yet (a component not started) are picked up when they appear: the
 //! assignment is refreshed every few seconds, keeping the position of partitions already read.
-//! Values are Confluent-framed Avro; the writer schema comes from the registry by id (cached),
-//! and [`Event::decode_resolving`] reads older or newer writer versions. A record that cannot be
+//! Values are Confluent-framed Avro, read through [`aisle_serde::Deserializer`]s (writer schema
+//! from the registry by id, cached; older or newer writer versions resolved). A record that cannot be
 //! decoded is counted in the health view and the `aisle_errors_total` metric and skipped: the
 //! server only reads, so it leaves dead-lettering to the components that own the topics.
 
@@ -15,6 +15,7 @@ use aisle_events::{
 };
 use aisle_log::{ConsumerConfig, Log, Offset, Record, TopicPartition};
 use aisle_registry::SchemaRegistry;
+use aisle_serde::{DecodeError, Deserializer};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,10 +45,7 @@ pub async fn run(
             return;
         }
     };
-    let mut decoder = Decoder {
-        registry,
-        schemas: HashMap::new(),
-    };
+    let mut decoder = Decoder::new(registry);
     let mut assigned: BTreeSet<TopicPartition> = BTreeSet::new();
     let mut refreshed: Option<Instant> = None;
     let (started, mut read, mut caught_up) = (Instant::now(), 0u64, false);
@@ -106,7 +104,7 @@ pub async fn run(
             continue;
         }
         let batch_started = Instant::now();
-        decoder.fetch_schemas(&batch).await;
+        decoder.fetch_schemas(&topics, &batch).await;
         let changed = decoder.apply(&state, &topics, &batch);
         let positions: HashMap<_, _> = assigned
             .iter()
@@ -133,27 +131,54 @@ async fn wanted(log: &dyn Log, topics: &Topics) -> aisle_log::Result<BTreeSet<To
         .collect())
 }
 
-/// Writer schemas by id, and the fold of records into views.
+/// A deserializer per value type (writer schemas from the registry by id, cached), and the
+/// fold of records into views.
 struct Decoder {
-    registry: Arc<dyn SchemaRegistry>,
-    schemas: HashMap<u32, Result<Arc<str>, String>>,
+    specials: Deserializer<GreenLightSpecial>,
+    windows: Deserializer<WindowedItem>,
+    inventory: Deserializer<Inventory>,
+    sales: Deserializer<SalesRecord>,
+    forecasts: Deserializer<SalesForecast>,
+    /// Why the registry could not be asked about an id in this batch.
+    unavailable: HashMap<u32, String>,
 }
 
 impl Decoder {
+    fn new(registry: Arc<dyn SchemaRegistry>) -> Self {
+        Decoder {
+            specials: Deserializer::new(registry.clone()),
+            windows: Deserializer::new(registry.clone()),
+            inventory: Deserializer::new(registry.clone()),
+            sales: Deserializer::new(registry.clone()),
+            forecasts: Deserializer::new(registry),
+            unavailable: HashMap::new(),
+        }
+    }
+
     /// Looks up the schema ids of the batch not seen before (outside the views' lock).
-    async fn fetch_schemas(&mut self, batch: &[Record]) {
-        let ids: BTreeSet<u32> = batch
-            .iter()
-            .filter_map(|r| r.value.as_ref())
-            .filter_map(|v| wire::split(v).ok().map(|(id, _)| id))
-            .filter(|id| !matches!(self.schemas.get(id), Some(Ok(_))))
-            .collect();
-        for id in ids {
-            let got = match self.registry.schema_by_id(id).await {
-                Ok(s) => Ok(Arc::from(s.schema_json.as_str())),
-                Err(e) => Err(format!("schema id {id}: {e}")),
+    async fn fetch_schemas(&mut self, topics: &Topics, batch: &[Record]) {
+        self.unavailable.clear();
+        for r in batch {
+            let Some(v) = r.value.as_deref() else {
+                continue;
             };
-            self.schemas.insert(id, got);
+            let t = r.topic.as_str();
+            let got = if t == topics.specials {
+                self.specials.prepare(v).await
+            } else if t == topics.windows {
+                self.windows.prepare(v).await
+            } else if t == topics.inventory {
+                self.inventory.prepare(v).await
+            } else if t == topics.sales {
+                self.sales.prepare(v).await
+            } else if t == topics.forecasts {
+                self.forecasts.prepare(v).await
+            } else {
+                Ok(())
+            };
+            if let (Err(e), Ok((id, _))) = (got, wire::split(v)) {
+                self.unavailable.insert(id, e.to_string());
+            }
         }
     }
 
@@ -192,21 +217,21 @@ impl Decoder {
                 continue;
             };
             let result = if t == topics.specials {
-                self.decode::<GreenLightSpecial>(value)
+                self.decode(&self.specials, value)
                     .map(|s| v.specials.apply(s))
                     .map(|()| Kind::Specials)
             } else if t == topics.windows {
-                self.decode::<WindowedItem>(value)
+                self.decode(&self.windows, value)
                     .map(|w| v.windows.apply(w))
                     .map(|()| Kind::Windows)
             } else if t == topics.inventory {
-                self.decode::<Inventory>(value).map(|row| {
+                self.decode(&self.inventory, value).map(|row| {
                     let k = key.or_else(|| row.name.clone()).unwrap_or_default();
                     v.inventory.upsert(k, row, r.offset);
                     Kind::Inventory
                 })
             } else if t == topics.sales {
-                self.decode::<SalesRecord>(value).map(|s| {
+                self.decode(&self.sales, value).map(|s| {
                     v.sales.apply_sale(&s);
                     // New actuals move the forecast-vs-actual chart and the scores too.
                     if v.sales.forecast_count() > 0 {
@@ -215,7 +240,7 @@ impl Decoder {
                     Kind::Sales
                 })
             } else if t == topics.forecasts {
-                self.decode::<SalesForecast>(value)
+                self.decode(&self.forecasts, value)
                     .map(|f| v.sales.apply_forecast(f))
                     .map(|()| Kind::Forecasts)
             } else {
@@ -240,12 +265,13 @@ impl Decoder {
     }
 
     /// One framed value, resolved from its writer schema to `T`'s.
-    fn decode<T: Event>(&self, value: &[u8]) -> Result<T, String> {
-        let (id, datum) = wire::split(value).map_err(|e| e.to_string())?;
-        match self.schemas.get(&id) {
-            Some(Ok(text)) => T::decode_resolving(text, datum).map_err(|e| e.to_string()),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("schema id {id} not looked up")),
-        }
+    fn decode<T: Event>(&self, de: &Deserializer<T>, value: &[u8]) -> Result<T, String> {
+        de.decode(value).map_err(|e| match e {
+            DecodeError::Unavailable(_) => wire::split(value)
+                .ok()
+                .and_then(|(id, _)| self.unavailable.get(&id).cloned())
+                .unwrap_or_else(|| e.to_string()),
+            DecodeError::Bad(why) => why,
+        })
     }
 }

@@ -16,7 +16,8 @@
 //! With `quantile_submission` the same dispersions give every level's quantiles for the file.
 //!
 //! Records that cannot be decoded go to `<sales topic>.dlq` (original key and bytes, headers
-//! `aisle.error` and `aisle.source` = topic/partition@offset), are counted in
+//! of the event contracts, [`aisle_events::dead_letter`]: `aisle.dlq.reason`, `aisle.dlq.kind`,
+//! `aisle.dlq.source` = topic/partition@offset), are counted in
 //! [`RunSummary::skipped`], and the stream goes on.
 
 use crate::data::{Calendar, CalendarDay, Prices};
@@ -27,13 +28,14 @@ use crate::history::History;
 use crate::models::{Context, Model};
 use crate::quantiles::{QUANTILES, QuantileModel};
 use crate::submission;
+use aisle_events::dead_letter::DeadLetter;
 use aisle_events::types::ForecastQuantile;
-use aisle_events::{Event, SalesForecast, SalesRecord, topics, wire};
+use aisle_events::{SalesForecast, SalesRecord, topics};
 use aisle_log::{
     ConsumerConfig, Log, Offset, ProduceRecord, ProducerConfig, Record, TopicPartition, TopicSpec,
 };
 use aisle_registry::SchemaRegistry;
-use std::collections::HashMap;
+use aisle_serde::{DecodeError, Deserializer, Serializer};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -128,18 +130,17 @@ pub async fn run(
     log.create_topic(&spec).await?;
     log.create_topic(&TopicSpec::new(topics::dlq(&opts.sales_topic), 1))
         .await?;
-    let out_schema = registry
-        .register(
-            &topics::value_subject(&opts.forecasts_topic),
-            SalesForecast::SCHEMA_JSON,
-        )
-        .await
-        .map_err(|e| ForecastError::Record {
-            topic: opts.forecasts_topic.clone(),
-            partition: -1,
-            offset: -1,
-            message: format!("registering SalesForecast: {e}"),
-        })?;
+    let out_schema = Serializer::<SalesForecast>::register(
+        registry.as_ref(),
+        &topics::value_subject(&opts.forecasts_topic),
+    )
+    .await
+    .map_err(|e| ForecastError::Record {
+        topic: opts.forecasts_topic.clone(),
+        partition: -1,
+        offset: -1,
+        message: format!("registering SalesForecast: {e}"),
+    })?;
     let mut consumer = log.consumer(&ConsumerConfig::default())?;
     let assignment: Vec<(TopicPartition, Offset)> = (0..partitions)
         .map(|p| {
@@ -153,7 +154,7 @@ pub async fn run(
         .collect();
     consumer.assign(&assignment)?;
     let producer = log.producer(&ProducerConfig::default())?;
-    let mut schemas: HashMap<u32, Arc<str>> = HashMap::new();
+    let sales = Deserializer::<SalesRecord>::new(registry.clone());
     let mut summary = RunSummary::default();
     let mut since_snapshot = 0u64;
     let mut forecast_day = None;
@@ -164,7 +165,7 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         for rec in &batch {
-            match decode(rec, registry.as_ref(), &mut schemas).await {
+            match decode(rec, &sales).await? {
                 Ok(s) => {
                     let price = s.sell_price.filter(|p| p.is_finite());
                     if let Err(e) =
@@ -206,7 +207,7 @@ pub async fn run(
                 model.clone(),
                 &opts,
                 producer.as_ref(),
-                out_schema,
+                &out_schema,
             )
             .await?;
             summary.rounds += 1;
@@ -240,44 +241,33 @@ async fn skip(
         topic = %rec.topic, partition = rec.partition, offset = rec.offset,
         "sales record to the dead-letter topic: {why}"
     );
-    let mut dead = ProduceRecord::new(topics::dlq(&rec.topic))
-        .header("aisle.error", why.as_bytes().to_vec())
-        .header(
-            "aisle.source",
-            format!("{}/{}@{}", rec.topic, rec.partition, rec.offset).into_bytes(),
-        )
-        .timestamp(rec.timestamp);
-    if let Some(k) = &rec.key {
-        dead = dead.key(k.clone());
-    }
-    if let Some(v) = &rec.value {
-        dead = dead.value(v.clone());
-    }
+    let dead = DeadLetter::of_record(&topics::dlq(&rec.topic), rec, why).build();
     producer.send(dead).await?.await?;
     summary.skipped += 1;
     Ok(())
 }
 
+/// The sales record in `rec`: `Ok(Err(why))` for a bad record (dead letter), `Err` when the
+/// registry cannot be asked (the run stops; the record is not bad).
 async fn decode(
     rec: &Record,
-    registry: &dyn SchemaRegistry,
-    schemas: &mut HashMap<u32, Arc<str>>,
-) -> std::result::Result<SalesRecord, String> {
-    let value = rec.value.as_deref().ok_or("tombstone")?;
-    let (id, datum) = wire::split(value).map_err(|e| format!("framing: {e}"))?;
-    let text = match schemas.get(&id) {
-        Some(t) => t.clone(),
-        None => {
-            let s = registry
-                .schema_by_id(id)
-                .await
-                .map_err(|e| format!("schema {id}: {e}"))?;
-            let t: Arc<str> = s.schema_json.as_str().into();
-            schemas.insert(id, t.clone());
-            t
-        }
+    sales: &Deserializer<SalesRecord>,
+) -> Result<std::result::Result<SalesRecord, String>> {
+    let Some(value) = rec.value.as_deref() else {
+        return Ok(Err("tombstone: a sales record needs a value".into()));
     };
-    SalesRecord::decode_resolving(&text, datum).map_err(|e| e.to_string())
+    let unavailable = |e: DecodeError| ForecastError::Record {
+        topic: rec.topic.clone(),
+        partition: rec.partition,
+        offset: rec.offset,
+        message: e.to_string(),
+    };
+    sales.prepare(value).await.map_err(unavailable)?;
+    match sales.decode(value) {
+        Ok(s) => Ok(Ok(s)),
+        Err(DecodeError::Bad(why)) => Ok(Err(why)),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 async fn caught_up(log: &dyn Log, topic: &str, h: &History, partitions: i32) -> Result<bool> {
@@ -320,7 +310,7 @@ async fn publish_forecasts(
     model: Arc<dyn Model>,
     opts: &RunOptions,
     producer: &dyn aisle_log::Producer,
-    schema_id: u32,
+    out_schema: &Serializer<SalesForecast>,
 ) -> Result<u64> {
     let (panel, stream_prices) = history.panel();
     let last_day = panel.last_day();
@@ -381,9 +371,8 @@ async fn publish_forecasts(
                 .collect(),
         };
         let mut value = Vec::with_capacity(64 + 40 * f.len());
-        wire::write_header(&mut value, schema_id);
-        event
-            .encode(&mut value)
+        out_schema
+            .serialize_into(&event, &mut value)
             .map_err(|e| ForecastError::Record {
                 topic: opts.forecasts_topic.clone(),
                 partition: -1,

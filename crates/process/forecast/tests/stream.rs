@@ -174,8 +174,15 @@ async fn forecasts_every_series_and_a_restart_gives_the_same_forecasts() -> anyh
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].value.as_deref(), Some(&b"not avro"[..]));
     assert_eq!(
-        dead[0].header("aisle.source").map(|v| v.to_vec()),
+        dead[0]
+            .header(aisle_events::dead_letter::SOURCE)
+            .map(|v| v.to_vec()),
         Some(b"sales/0@0".to_vec())
+    );
+    let reason = dead[0].header(aisle_events::dead_letter::REASON).unwrap();
+    assert!(
+        String::from_utf8_lossy(reason).contains("not Confluent Avro"),
+        "{reason:?}"
     );
     let a = published(&log_a).await?;
     assert_eq!(a.len(), 6);
