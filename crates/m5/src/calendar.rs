@@ -229,13 +229,10 @@ mod tests {
 
     #[test]
     fn reads_a_calendar_and_checks_coverage() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("calendar.csv");
-        std::fs::write(
-            &p,
+        let (_dir, p) = crate::test_file(
+            "calendar.csv",
             "date,wm_yr_wk,weekday,d\n2011-01-29,11101,Saturday,d_1\n2011-01-30,11101,Sunday,d_2\n",
-        )
-        .unwrap();
+        );
         let cal = Calendar::read(&p).unwrap();
         assert_eq!(cal.day(2).unwrap().wm_yr_wk, 11101);
         assert_eq!((cal.day(1).unwrap().wday, cal.day(2).unwrap().wday), (1, 2));
@@ -262,16 +259,13 @@ mod tests {
 
     #[test]
     fn events_snap_and_weekdays() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("calendar.csv");
-        std::fs::write(
-            &p,
+        let (_dir, p) = crate::test_file(
+            "calendar.csv",
             "date,wm_yr_wk,weekday,wday,month,year,d,event_name_1,event_type_1,event_name_2,\
              event_type_2,snap_CA,snap_TX,snap_WI\n\
              2011-02-06,11102,Sunday,2,2,2011,d_9,SuperBowl,Sporting,,,1,0,1\n\
              2011-02-07,11102,Monday,3,2,2011,d_10,,,,,0,1,0\n",
-        )
-        .unwrap();
+        );
         let cal = Calendar::read(&p).unwrap();
         assert_eq!(cal.day(8), None);
         let d9 = cal.day(9).unwrap();

@@ -38,3 +38,12 @@ pub use hierarchy::Hierarchy;
 pub use prices::Prices;
 pub use series::{SeriesMeta, series_key};
 pub use wide::SalesPanel;
+
+/// Writes `content` to a file `name` in a fresh temporary directory (kept while the guard lives).
+#[cfg(test)]
+pub(crate) fn test_file(name: &str, content: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    (dir, path)
+}

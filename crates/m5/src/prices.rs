@@ -251,15 +251,12 @@ mod tests {
 
     #[test]
     fn keeps_only_what_the_filter_asks_for() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sell_prices.csv");
-        std::fs::write(
-            &p,
+        let (_dir, p) = crate::test_file(
+            "sell_prices.csv",
             "store_id,item_id,wm_yr_wk,sell_price\n\
              CA_1,A,11101,1.5\nCA_1,A,11102,1.75\nCA_2,A,11101,9.0\nCA_1,B,11101,2.0\n\
              CA_1,C,11101,3.0\nCA_1,B,11102,oops\nXX_1,A,11101,1.0\n",
-        )
-        .unwrap();
+        );
         let mut stores = [false; 10];
         stores[0] = true;
         let items: HashMap<String, u16> = [("A".to_string(), 0), ("B".to_string(), 1)].into();
@@ -284,13 +281,10 @@ mod tests {
 
     #[test]
     fn every_price_by_series_and_week() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sell_prices.csv");
-        std::fs::write(
-            &p,
+        let (_dir, p) = crate::test_file(
+            "sell_prices.csv",
             "store_id,item_id,wm_yr_wk,sell_price\nCA_1,A_1_001,11101,1.5\nCA_1,A_1_001,11102,2.0\n",
-        )
-        .unwrap();
+        );
         let prices = Prices::read(&p).unwrap();
         assert_eq!(prices.get("A_1_001_CA_1", 11102), Some(2.0));
         assert_eq!(prices.get("A_1_001_CA_1", 11103), None);

@@ -486,9 +486,7 @@ mod tests {
         A_1_005_CA_1_evaluation,A_1_005,A_1,A,CA_1,CA,0,0,8\r\n";
 
     fn file() -> (tempfile::TempDir, SalesHeader) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sales.csv");
-        std::fs::write(&p, FILE).unwrap();
+        let (dir, p) = crate::test_file("sales.csv", FILE);
         let h = read_header(&p).unwrap();
         (dir, h)
     }
