@@ -7,11 +7,8 @@ use crate::runtime;
 use aisle_camera::decode::{ImageLimits, prepare_with};
 use aisle_camera::model::one_label_per_box;
 use aisle_camera::{CameraConfig, Detector, RuntimeOptions, SimOptions, fetch, run};
-use aisle_events::{Event, ShoppingCartObject, topics};
-use aisle_log::Log;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Subcommand)]
@@ -215,20 +212,6 @@ async fn detect(cam: &CameraConfig, args: DetectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn schema_id(
-    config: &Config,
-    log: &Arc<dyn Log>,
-    topic: &str,
-) -> anyhow::Result<u32> {
-    let registry = runtime::registry(config, log).await?;
-    Ok(registry
-        .register(
-            &topics::value_subject(topic),
-            ShoppingCartObject::SCHEMA_JSON,
-        )
-        .await?)
-}
-
 async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     let cam = &config.camera;
     let detector = load_detector(cam, &args.model).await?;
@@ -249,7 +232,7 @@ async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     }
     let opened = runtime::open_log(config).await?;
     let log = opened.log.clone();
-    let sid = schema_id(config, &log, &opts.topic).await?;
+    let registry = runtime::registry(config, &log).await?;
     eprintln!(
         "camera {}: {} over {}{} → {} (runtime {})",
         opts.camera_id,
@@ -260,7 +243,7 @@ async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         log.runtime()
     );
     let started = Instant::now();
-    let s = run::run(log, sid, detector, opts, shutdown_signal()).await?;
+    let s = run::run(log, registry, detector, opts, shutdown_signal()).await?;
     println!(
         "camera: {} images in {:.1} s, {} detections written, {} dead letters, {} already done by an earlier run",
         s.images,
@@ -289,12 +272,12 @@ async fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
     };
     let opened = runtime::open_log(config).await?;
     let log = opened.log.clone();
-    let sid = schema_id(config, &log, &opts.topic).await?;
+    let registry = runtime::registry(config, &log).await?;
     eprintln!(
         "camera simulator: {} events/s → {} (no model; simulated detections)",
         opts.rate, opts.topic
     );
-    let n = aisle_camera::simulate::simulate(log, sid, opts, shutdown_signal()).await?;
+    let n = aisle_camera::simulate::simulate(log, registry, opts, shutdown_signal()).await?;
     println!("camera simulator: {n} events written");
     Ok(())
 }

@@ -9,7 +9,7 @@
 //! sides' percentiles, it prints the median of the per-pass ratios.
 
 use crate::commands::camera::BenchCameraArgs;
-use crate::commands::camera::{list, runtime_options, schema_id};
+use crate::commands::camera::{list, runtime_options};
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
@@ -76,7 +76,8 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
     );
     log.create_topic(&aisle_log::TopicSpec::new(&topic, 1))
         .await?;
-    let sid = schema_id(config, &log, &topic).await?;
+    let registry = runtime::registry(config, &log).await?;
+    let sid = run::register(registry.as_ref(), &topic).await?;
     let producer = log.producer(&aisle_log::ProducerConfig::default())?;
     let rt = runtime_options(cam, args.ort_lib.as_deref());
     let mut python = if args.no_python {
@@ -135,7 +136,7 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         }
         drop(det);
         let (images, detections, pipe_rate) =
-            pipelined(&log, sid, model, &rt, &files, &args, cam, &topic).await?;
+            pipelined(&log, &registry, model, &rt, &files, &args, cam, &topic).await?;
         println!(
             "camera  aisle   {name:<34} {pipe_rate:>6.1} img/s pipelined ({images} images, {detections} detections)  {:>6.1} img/s one at a time  p50 {:>6.1} ms  p99 {:>6.1} ms  (p50 decode {:.1} + detect {:.1} + produce {:.1} ms)",
             rate(&ours.total),
@@ -177,7 +178,7 @@ async fn aisle_pass(
     det: &mut Detector,
     files: &[PathBuf],
     opts: &RunOptions,
-    sid: u32,
+    sid: run::Schema,
     producer: &dyn Producer,
 ) -> anyhow::Result<Timings> {
     let mut t = Timings::default();
@@ -211,7 +212,7 @@ async fn aisle_pass(
 #[allow(clippy::too_many_arguments)]
 async fn pipelined(
     log: &std::sync::Arc<dyn aisle_log::Log>,
-    sid: u32,
+    registry: &std::sync::Arc<dyn aisle_registry::SchemaRegistry>,
     model: &Path,
     rt: &aisle_camera::RuntimeOptions,
     files: &[PathBuf],
@@ -243,7 +244,14 @@ async fn pipelined(
     let (m, r) = (model.to_path_buf(), rt.clone());
     let det = tokio::task::spawn_blocking(move || Detector::load(&m, &r)).await??;
     let t0 = Instant::now();
-    let s = run::run(log.clone(), sid, det, ropts, std::future::pending::<()>()).await?;
+    let s = run::run(
+        log.clone(),
+        registry.clone(),
+        det,
+        ropts,
+        std::future::pending::<()>(),
+    )
+    .await?;
     let rate = s.images as f64 / t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&copies);
     Ok((s.images, s.detections, rate))

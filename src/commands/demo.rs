@@ -217,12 +217,6 @@ async fn camera(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let cam = config.camera.clone();
-    let schema_id = registry
-        .register(
-            &topics::value_subject(&cam.topic),
-            aisle_events::ShoppingCartObject::SCHEMA_JSON,
-        )
-        .await?;
     let sim = SimOptions {
         rate: args.cart_rate,
         topic: cam.topic.clone(),
@@ -262,12 +256,12 @@ async fn camera(
             None
         }
     };
-    let log = log.clone();
+    let (log, registry) = (log.clone(), registry.clone());
     Ok(tokio::spawn(async move {
         if let Some(source @ CameraSource::Detector(..)) = first {
             let n = aisle_camera::camera_or_simulator(
                 log.clone(),
-                schema_id,
+                registry.clone(),
                 source,
                 stopped(stop.clone()),
             )
@@ -276,7 +270,7 @@ async fn camera(
         }
         aisle_camera::camera_or_simulator(
             log,
-            schema_id,
+            registry,
             CameraSource::Simulator(sim),
             stopped(stop),
         )

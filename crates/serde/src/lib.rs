@@ -68,12 +68,21 @@ pub enum SerializeError {
     Encode(#[from] aisle_events::CodecError),
 }
 
-/// Frames values of `T` with the id of `T`'s schema.
-#[derive(Debug, Clone, Copy)]
+/// Frames values of `T` with the id of `T`'s schema. Cheap to copy (it is the id).
+#[derive(Debug)]
 pub struct Serializer<T> {
     id: u32,
     _t: PhantomData<fn(&T)>,
 }
+
+// By hand: derived impls would ask `T: Clone`/`T: Copy`, and values need neither.
+impl<T> Clone for Serializer<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Serializer<T> {}
 
 impl<T: Event> Serializer<T> {
     /// Registers `T`'s schema under `subject` (a no-op for the registry if it is there) and

@@ -47,6 +47,9 @@ pub enum CameraError {
     /// Encoding an event failed (internal bug).
     #[error("encoding: {0}")]
     Encode(String),
+    /// The detection schema could not be registered (the registry is unreachable or refuses it).
+    #[error("schema registry: {0}")]
+    Registry(String),
     /// Downloading a model failed (network or a checksum mismatch).
     #[error("fetching {url}: {reason}")]
     Fetch {

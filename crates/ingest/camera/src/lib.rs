@@ -100,20 +100,19 @@ impl CameraSource {
     }
 }
 
-/// Runs the camera or the simulator until it is done or `shutdown` resolves; values framed with
-/// `schema_id` (the registry id of `shopping_cart_objects-value`). Returns how many detection
-/// records were written.
+/// Runs the camera or the simulator until it is done or `shutdown` resolves; the detection
+/// schema is registered in `registry`. Returns how many detection records were written.
 pub async fn camera_or_simulator(
     log: Arc<dyn aisle_log::Log>,
-    schema_id: u32,
+    registry: Arc<dyn aisle_registry::SchemaRegistry>,
     source: CameraSource,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<u64> {
     match source {
-        CameraSource::Detector(d, opts) => Ok(run::run(log, schema_id, *d, opts, shutdown)
+        CameraSource::Detector(d, opts) => Ok(run::run(log, registry, *d, opts, shutdown)
             .await?
             .detections),
-        CameraSource::Simulator(opts) => simulate::simulate(log, schema_id, opts, shutdown).await,
+        CameraSource::Simulator(opts) => simulate::simulate(log, registry, opts, shutdown).await,
     }
 }
 
@@ -125,8 +124,12 @@ mod tests {
 
     /// `aisle demo` spawns the camera on tokio: its future must be `Send`.
     #[allow(dead_code, unreachable_code, clippy::diverging_sub_expression)]
-    fn camera_future_is_send(log: Arc<dyn aisle_log::Log>, source: CameraSource) {
-        let fut = camera_or_simulator(log, 1, source, std::future::pending());
+    fn camera_future_is_send(
+        log: Arc<dyn aisle_log::Log>,
+        registry: Arc<dyn aisle_registry::SchemaRegistry>,
+        source: CameraSource,
+    ) {
+        let fut = camera_or_simulator(log, registry, source, std::future::pending());
         assert_send(&fut);
     }
 }

@@ -20,8 +20,10 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use aisle_events::dead_letter::DeadLetter;
-use aisle_events::{Event, ShoppingCartObject, topics, wire};
+use aisle_events::{ShoppingCartObject, topics};
 use aisle_log::{Log, ProduceRecord, ProducerConfig, TopicSpec};
+use aisle_registry::SchemaRegistry;
+use aisle_serde::Serializer;
 use rayon::prelude::*;
 use tokio::sync::mpsc as amp;
 
@@ -116,10 +118,11 @@ enum Outcome {
 }
 
 /// Runs the camera until the directory is done (or, with `watch`, until `shutdown` resolves).
-/// Values are framed with `schema_id` (the `shopping_cart_objects` value schema's registry id).
+/// Registers the detection schema under the topic's `-value` subject in `registry` and frames
+/// values with its id.
 pub async fn run(
     log: Arc<dyn Log>,
-    schema_id: u32,
+    registry: Arc<dyn SchemaRegistry>,
     detector: Detector,
     opts: RunOptions,
     shutdown: impl Future<Output = ()> + Send,
@@ -132,6 +135,7 @@ pub async fn run(
     ] {
         log.create_topic(&spec).await?;
     }
+    let schema = register(registry.as_ref(), &opts.topic).await?;
     let done = offsets::load(log.as_ref(), &opts.offsets_topic, &opts.camera_id).await?;
     let mut tx = log
         .tx_producer(
@@ -192,15 +196,7 @@ pub async fn run(
             pending.truncate(room);
         }
         if !pending.is_empty() {
-            commit(
-                tx.as_mut(),
-                schema_id,
-                &opts,
-                &dlq,
-                &mut pending,
-                &mut summary,
-            )
-            .await?;
+            commit(tx.as_mut(), schema, &opts, &dlq, &mut pending, &mut summary).await?;
         }
         if opts.max_images.is_some_and(|m| summary.images >= m) {
             break;
@@ -320,7 +316,7 @@ fn spawn_pipeline(
 /// One transaction: every pending outcome's records and markers.
 async fn commit(
     tx: &mut dyn aisle_log::TxProducer,
-    schema_id: u32,
+    schema: Schema,
     opts: &RunOptions,
     dlq: &str,
     pending: &mut Vec<Outcome>,
@@ -340,13 +336,7 @@ async fn commit(
                 started,
             } => {
                 for d in &dets {
-                    records.push(detection_record(
-                        schema_id,
-                        opts,
-                        &file_name,
-                        captured_ms,
-                        d,
-                    )?);
+                    records.push(detection_record(schema, opts, &file_name, captured_ms, d)?);
                 }
                 dets_n += dets.len() as u64;
                 let time = if from_exif { "exif" } else { "arrival" };
@@ -416,7 +406,7 @@ async fn commit(
 
 /// The `shopping_cart_objects` record of one detection, keyed by the mapped item name.
 pub fn detection_record(
-    schema_id: u32,
+    schema: Schema,
     opts: &RunOptions,
     file_name: &str,
     captured_ms: i64,
@@ -440,16 +430,23 @@ pub fn detection_record(
     };
     Ok(ProduceRecord::new(&opts.topic)
         .key(item)
-        .value(encode(schema_id, &event)?)
+        .value(encode(schema, &event)?)
         .timestamp(captured_ms))
 }
 
+/// How detections are framed: the registry id of the topic's value schema.
+pub type Schema = Serializer<ShoppingCartObject>;
+
+/// Registers the detection schema under `topic`'s `-value` subject.
+pub async fn register(registry: &dyn SchemaRegistry, topic: &str) -> Result<Schema> {
+    Serializer::register(registry, &topics::value_subject(topic))
+        .await
+        .map_err(|e| CameraError::Registry(e.to_string()))
+}
+
 /// Confluent-framed Avro of `event`.
-pub fn encode(schema_id: u32, event: &ShoppingCartObject) -> Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(96);
-    wire::write_header(&mut buf, schema_id);
-    event
-        .encode(&mut buf)
-        .map_err(|e| CameraError::Encode(e.to_string()))?;
-    Ok(buf)
+pub fn encode(schema: Schema, event: &ShoppingCartObject) -> Result<Vec<u8>> {
+    schema
+        .serialize(event)
+        .map_err(|e| CameraError::Encode(e.to_string()))
 }

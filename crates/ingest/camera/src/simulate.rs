@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aisle_events::{ShoppingCartObject, topics};
 use aisle_log::{Log, ProduceRecord, ProducerConfig};
+use aisle_registry::SchemaRegistry;
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::{SeedableRng, seq::IndexedRandom};
@@ -94,13 +95,14 @@ pub fn event(rng: &mut impl Rng, opts: &SimOptions, now_ms: i64) -> ShoppingCart
 /// delivered.
 pub async fn simulate(
     log: Arc<dyn Log>,
-    schema_id: u32,
+    registry: Arc<dyn SchemaRegistry>,
     opts: SimOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<u64> {
     let spec = topics::default_spec(&opts.topic)
         .unwrap_or_else(|| aisle_log::TopicSpec::new(&opts.topic, 1));
     log.create_topic(&spec).await?;
+    let schema = crate::run::register(registry.as_ref(), &opts.topic).await?;
     let producer = log.producer(&ProducerConfig {
         client_id: "aisle-camera-simulate".into(),
         ..Default::default()
@@ -126,7 +128,7 @@ pub async fn simulate(
         let ev = event(&mut rng, &opts, now);
         let rec = ProduceRecord::new(&opts.topic)
             .key(ev.class_name.clone())
-            .value(encode(schema_id, &ev)?)
+            .value(encode(schema, &ev)?)
             .timestamp(now);
         deliveries.push(producer.send(rec).await?);
         sent += 1;

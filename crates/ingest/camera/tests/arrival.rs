@@ -72,6 +72,12 @@ async fn arrival_time_from_the_clock_and_kept_across_restart() {
     let tmp = aisle_testkit::temp_embedded_log().unwrap();
     let aisle_testkit::TempEmbeddedLog { log, dir: _data } = tmp;
     let log: Arc<dyn Log> = Arc::new(log);
+    let registry: Arc<dyn aisle_registry::SchemaRegistry> =
+        Arc::new(aisle_registry::LocalRegistry::new(
+            aisle_registry::SchemaStore::open(log.clone())
+                .await
+                .unwrap(),
+        ));
     let rt = RuntimeOptions {
         library: lib,
         threads: 2,
@@ -89,7 +95,7 @@ async fn arrival_time_from_the_clock_and_kept_across_restart() {
     let det = Detector::load(&model, &rt).unwrap();
     let first = aisle_camera::run::run(
         log.clone(),
-        1,
+        registry.clone(),
         det,
         opts(Clock::fixed(FIRST), Some(1)),
         std::future::pending(),
@@ -100,7 +106,7 @@ async fn arrival_time_from_the_clock_and_kept_across_restart() {
     let det = Detector::load(&model, &rt).unwrap();
     let second = aisle_camera::run::run(
         log.clone(),
-        1,
+        registry.clone(),
         det,
         opts(Clock::fixed(SECOND), None),
         std::future::pending(),
