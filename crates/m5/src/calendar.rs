@@ -178,6 +178,40 @@ impl Calendar {
     }
 }
 
+/// UTC midnight of d_1 (2011-01-29), M5's first day, in ms since the epoch.
+pub const D1_MS: i64 = 1_296_259_200_000;
+
+/// UTC midnight of day `d` in M5's numbering (d_1 = 2011-01-29, one day per number), for data
+/// without a calendar file (synthetic data).
+pub fn date_ms(day: u32) -> i64 {
+    D1_MS + (day as i64 - 1) * 86_400_000
+}
+
+/// The day whose date is `ts` (inverse of [`date_ms`]); `None` unless `ts` is the UTC midnight
+/// of a day from d_1 on.
+pub fn day_of_date(ts: i64) -> Option<u32> {
+    let since = ts.checked_sub(D1_MS)?;
+    if since < 0 || since % 86_400_000 != 0 {
+        return None;
+    }
+    u32::try_from(since / 86_400_000 + 1).ok()
+}
+
+/// `(year, month, day)` of M5 day `d` (d_1 = 2011-01-29).
+pub fn date_of_day(d: i32) -> (i32, u32, u32) {
+    // Days since 1970-01-01 to civil date (H. Hinnant's algorithm).
+    let z = i64::from(d) + 15_002 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year as i32, month, day)
+}
+
 /// M5's `wday` of a date: 1 = Saturday .. 7 = Friday.
 pub fn wday_of(date_ms: i64) -> u8 {
     // 1970-01-01 was a Thursday: wday 6.
@@ -225,6 +259,18 @@ mod tests {
         assert_eq!(parse_day("d_1914"), Some(1914));
         assert_eq!(parse_day("d_0"), None);
         assert_eq!(parse_day("1914"), None);
+    }
+
+    #[test]
+    fn day_numbers_as_dates() {
+        assert_eq!(date_of_day(1), (2011, 1, 29));
+        assert_eq!(date_of_day(1913), (2016, 4, 24));
+        assert_eq!(date_of_day(1969), (2016, 6, 19));
+        assert_eq!(date_ms(1914), parse_date_ms("2016-04-25").unwrap());
+        assert_eq!(day_of_date(date_ms(1914)), Some(1914));
+        assert_eq!(day_of_date(date_ms(1)), Some(1));
+        assert_eq!(day_of_date(date_ms(1) - 86_400_000), None);
+        assert_eq!(day_of_date(date_ms(5) + 1), None);
     }
 
     #[test]

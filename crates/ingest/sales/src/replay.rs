@@ -425,7 +425,7 @@ fn make_plan(opts: &ReplayOptions, stores: [bool; 10]) -> Result<Plan> {
 fn day_of(plan: &Plan, ts: i64) -> Option<u32> {
     match &plan.data {
         Data::M5 { calendar, .. } => calendar.day_of(ts),
-        Data::Synthetic => synthetic::day_of(ts),
+        Data::Synthetic => aisle_m5::calendar::day_of_date(ts),
     }
 }
 

@@ -239,11 +239,12 @@ pub fn locate(
 mod tests {
     use super::*;
     use crate::synthetic;
+    use aisle_m5::calendar::{date_ms, day_of_date};
 
     fn edge(offset: i64, day: u32, s: &Series) -> Edge {
         Edge {
             offset,
-            timestamp: synthetic::date_ms(day),
+            timestamp: date_ms(day),
             key: Some(s.key.clone()),
         }
     }
@@ -258,23 +259,23 @@ mod tests {
             last: edge(12 * rows + 2000, 17, &series[2000]),
             synthetic: true,
         };
-        let at = locate("t", 3, &p, true, &series, synthetic::day_of).unwrap();
+        let at = locate("t", 3, &p, true, &series, day_of_date).unwrap();
         assert_eq!(at, (17, 2000));
         // Real data in the topic, synthetic replay: refused.
         let real = Position {
             synthetic: false,
             ..p.clone()
         };
-        let e = locate("t", 3, &real, true, &series, synthetic::day_of).unwrap_err();
+        let e = locate("t", 3, &real, true, &series, day_of_date).unwrap_err();
         assert!(e.to_string().contains("real data"), "{e}");
         // A key of another store, a timestamp that is not a day: refused, naming what is wrong.
         let mut other = p.clone();
         other.last.key = Some(synthetic::store_series(4)[0].key.clone());
-        let e = locate("t", 3, &other, true, &series, synthetic::day_of).unwrap_err();
+        let e = locate("t", 3, &other, true, &series, day_of_date).unwrap_err();
         assert!(e.to_string().contains("HOBBIES_1_001_TX_1"), "{e}");
         let mut noon = p.clone();
         noon.last.timestamp += 43_200_000;
-        let e = locate("t", 3, &noon, true, &series, synthetic::day_of).unwrap_err();
+        let e = locate("t", 3, &noon, true, &series, day_of_date).unwrap_err();
         assert!(e.to_string().contains("not the date"), "{e}");
     }
 
@@ -288,7 +289,7 @@ mod tests {
             last: edge(rows + 10 - 1, 6, &series[10]),
             synthetic: true,
         };
-        let e = locate("t", 3, &p, true, &series, synthetic::day_of).unwrap_err();
+        let e = locate("t", 3, &p, true, &series, day_of_date).unwrap_err();
         assert!(e.to_string().contains("rows added, removed"), "{e}");
         // A partition written from offset 0 must start at the first row.
         let p = Position {
@@ -296,7 +297,7 @@ mod tests {
             last: edge(5, 5, &series[6]),
             synthetic: true,
         };
-        let e = locate("t", 3, &p, true, &series, synthetic::day_of).unwrap_err();
+        let e = locate("t", 3, &p, true, &series, day_of_date).unwrap_err();
         assert!(e.to_string().contains("not the first row"), "{e}");
         // Retention removed the head: any first row will do, as long as the count agrees.
         let p = Position {
@@ -305,7 +306,7 @@ mod tests {
             synthetic: true,
         };
         assert_eq!(
-            locate("t", 3, &p, true, &series, synthetic::day_of).unwrap(),
+            locate("t", 3, &p, true, &series, day_of_date).unwrap(),
             (5, 6)
         );
     }

@@ -16,6 +16,7 @@ use aisle_events::topics::M5_STORES;
 use aisle_events::wire;
 use aisle_log::{BatchDelivery, ProduceRecord, Producer};
 use aisle_m5::Calendar;
+use aisle_m5::calendar::date_ms;
 use aisle_m5::prices::PriceTable;
 use aisle_m5::wide::{Series, Window};
 use bytes::{Bytes, BytesMut};
@@ -102,8 +103,8 @@ impl StoreJob {
             Some(c) => c
                 .day(day)
                 .map(|c| (c.date_ms, c.wm_yr_wk))
-                .unwrap_or((synthetic::date_ms(day), 0)),
-            None => (synthetic::date_ms(day), 0),
+                .unwrap_or((date_ms(day), 0)),
+            None => (date_ms(day), 0),
         };
         let rows = self.series.len();
         let todo = self.series.iter().zip(encoders).enumerate();

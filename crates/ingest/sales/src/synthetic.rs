@@ -21,9 +21,6 @@ pub const DEPTS: [(&str, &str, u32); 7] = [
     ("FOODS_3", "FOODS", 823),
 ];
 
-/// UTC midnight of d_1 (2011-01-29), M5's first day.
-pub const D1_MS: i64 = 1_296_259_200_000;
-
 /// The series of one store, in Kaggle order (department, then item number).
 pub fn store_series(store: usize) -> Vec<Series> {
     let store_id = M5_STORES[store];
@@ -128,21 +125,6 @@ pub fn sold(store: usize, item: u16, cat: &str, day: u32) -> u16 {
     k as u16
 }
 
-/// UTC midnight of day `d` (d_1 = 2011-01-29).
-pub fn date_ms(day: u32) -> i64 {
-    D1_MS + (day as i64 - 1) * 86_400_000
-}
-
-/// The day whose date is `ts` (inverse of [`date_ms`]); `None` unless `ts` is the UTC midnight
-/// of a day from d_1 on.
-pub fn day_of(ts: i64) -> Option<u32> {
-    let since = ts.checked_sub(D1_MS)?;
-    if since < 0 || since % 86_400_000 != 0 {
-        return None;
-    }
-    u32::try_from(since / 86_400_000 + 1).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,11 +150,6 @@ mod tests {
         }
         let share = zeros as f64 / n as f64;
         assert!((0.3..0.9).contains(&share), "zero share {share}");
-        assert_eq!(date_ms(1914), 1_461_542_400_000);
-        assert_eq!(day_of(date_ms(1914)), Some(1914));
-        assert_eq!(day_of(date_ms(1)), Some(1));
-        assert_eq!(day_of(date_ms(1) - 86_400_000), None);
-        assert_eq!(day_of(date_ms(5) + 1), None);
         let launched = (0..3049u16)
             .filter(|i| price(0, *i, "FOODS", 1).is_some())
             .count();

@@ -24,6 +24,7 @@
 //! `max_rows` with a fixed hash of (series, origin, horizon) so runs are reproducible.
 
 use crate::models::Context;
+use aisle_m5::calendar::date_of_day;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 
@@ -69,21 +70,6 @@ pub const NAMES: [&str; 36] = [
 
 /// Number of columns.
 pub const COLS: usize = NAMES.len();
-
-/// `(year, month, day)` of M5 day `d` (d_1 = 2011-01-29).
-pub fn date_of_day(d: i32) -> (i32, u32, u32) {
-    // Days since 1970-01-01 to civil date (H. Hinnant's algorithm).
-    let z = i64::from(d) + 15_002 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year as i32, month, day)
-}
 
 /// A dense feature matrix, column-major (`data[col * rows + row]`), as the learners take it.
 #[derive(Debug, Clone, Default)]

@@ -1,15 +1,8 @@
-//! Tests of [`super`]: dates, hand-computed window features, training origins.
+//! Tests of [`super`]: hand-computed window features, training origins.
 
 use super::*;
 use crate::synthetic;
 use aisle_m5::{Prices, SeriesMeta};
-
-#[test]
-fn m5_dates() {
-    assert_eq!(date_of_day(1), (2011, 1, 29));
-    assert_eq!(date_of_day(1913), (2016, 4, 24));
-    assert_eq!(date_of_day(1969), (2016, 6, 19));
-}
 
 fn ctx_of<'a>(
     series: &'a [SeriesMeta],

@@ -10,7 +10,7 @@
 //! `level × weekday profile × yearly season × trend × SNAP × event × price effect`; about a
 //! third of the items launch later than d_1 (zero sales and no price before).
 
-use crate::features::date_of_day;
+use aisle_m5::calendar::{date_ms, date_of_day};
 use aisle_m5::{Calendar, CalendarDay, Prices, SalesPanel, SeriesMeta};
 use rayon::prelude::*;
 
@@ -130,7 +130,7 @@ pub fn calendar(days: usize) -> Calendar {
                 let (y, m, md) = date_of_day(d);
                 let ev = event(m, md);
                 CalendarDay {
-                    date_ms: (i64::from(d) + 15_002) * 86_400_000,
+                    date_ms: date_ms(d as u32),
                     wm_yr_wk: ((d - 1) / 7) as u32 + 11_101,
                     wday: ((d - 1) % 7) as u8 + 1,
                     event: ev.is_some(),
