@@ -66,6 +66,7 @@ mod schema;
 mod server;
 mod state;
 mod store;
+mod writer;
 
 pub use client::{HttpRegistry, LocalRegistry, SchemaRegistry};
 pub use compat::Compatibility;
@@ -73,4 +74,4 @@ pub use error::{RegistryError, Result};
 pub use schema::{RegisteredSchema, SubjectVersion};
 pub use server::{CONTENT_TYPE, router, serve};
 pub use state::VersionSel;
-pub use store::{Registered, SchemaStore, StoreConfig};
+pub use store::{Registered, SchemaStore, StoreConfig, transactional_id};

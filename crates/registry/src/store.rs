@@ -3,25 +3,30 @@
 //! # How state is kept
 //! * At [`SchemaStore::open`] the topic is created if missing (1 partition, compacted) and read
 //!   from the beginning; every record is folded into an in-memory [`State`].
-//! * A write (register, config, delete) takes the writer lock, reads whatever the topic gained
-//!   since (so ids and versions are allocated against the latest state), produces one record
-//!   per change to partition 0, waits until the log says it is durable, and only then applies
-//!   it to the in-memory state. A write the log rejects leaves the state untouched.
+//! * A write (register, config, delete) takes the writer lock, claims the topic's single
+//!   writer (Kafka), reads whatever the topic gained since (so ids and versions are allocated
+//!   against the latest state), produces its records to partition 0, waits until the log says
+//!   they are durable (committed), and only then applies them to the in-memory state. A write
+//!   the log rejects leaves the state untouched.
 //! * Applying a record is idempotent, so reading our own records back later changes nothing.
 //!
-//! # Concurrency
-//! One server process is *the* writer of a `_schemas` topic, as with a single Confluent
-//! leader: inside it, writes are serialised by the writer lock. Two processes writing the same
-//! topic at the same instant could allocate the same id; run one `aisle registry serve` per
-//! cluster and point everything else at it over HTTP. Reads are served from memory and never
-//! wait for a write's I/O.
+//! # Concurrency: one id authority per `_schemas`
+//! Inside a process, writes are serialised by the writer lock. Between processes:
+//! * Embedded: one process writes a data directory (its lock), so the plain producer suffices.
+//! * Kafka: every store writes through a transactional producer with the same
+//!   `transactional.id` ([`transactional_id`]: `aisle-schema-registry` for `_schemas`). A write
+//!   that claims it fences every other process's producer; a fenced write re-reads the topic
+//!   and plans again. Any number of `aisle` processes (with or without `--registry`, and any
+//!   number of `aisle registry serve`) can so register at once and never give one id to two
+//!   schemas. The argument is in `writer.rs`.
+//!
+//! Reads are served from memory and never wait for a write's I/O.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use aisle_log::{
-    CleanupPolicy, Consumer, ConsumerConfig, Log, LogError, Offset, ProduceRecord, Producer,
-    ProducerConfig, TopicPartition, TopicSpec,
+    CleanupPolicy, Consumer, ConsumerConfig, Log, LogError, Offset, TopicPartition, TopicSpec,
 };
 use tokio::sync::Mutex;
 
@@ -30,6 +35,11 @@ use crate::error::{RegistryError, Result};
 use crate::records::{self, ConfigKey, ConfigValue, SchemaKey, SchemaValue};
 use crate::schema::{self, RegisteredSchema, SubjectVersion};
 use crate::state::{Plan, State, VersionSel};
+pub use crate::writer::transactional_id;
+use crate::writer::{self, Change, Writer};
+
+/// How often a write fenced by another process's write is planned again before giving up.
+const FENCED_RETRIES: u32 = 50;
 
 /// Where the store keeps its records and how long it waits for the log.
 #[derive(Clone, Debug)]
@@ -40,6 +50,10 @@ pub struct StoreConfig {
     pub replication: i16,
     /// How long catching up with the topic may take before giving up.
     pub read_timeout: Duration,
+    /// Kafka: the `transactional.id` every writer of the topic shares; `None` (the default)
+    /// means [`transactional_id`]`(topic)`. Other runtimes have a single writer process and
+    /// write with a plain producer.
+    pub transactional_id: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -48,6 +62,7 @@ impl Default for StoreConfig {
             topic: "_schemas".into(),
             replication: 1,
             read_timeout: Duration::from_secs(30),
+            transactional_id: None,
         }
     }
 }
@@ -63,10 +78,11 @@ pub struct Registered {
     pub created: bool,
 }
 
-/// The consumer reading `_schemas`, and how far it has read.
+/// The consumer reading `_schemas`, how far it has read, and the writer.
 struct Reader {
     consumer: Box<dyn Consumer>,
     next: i64,
+    writer: Writer,
 }
 
 /// Registry state backed by the `_schemas` topic. Share it as `Arc<SchemaStore>`.
@@ -74,7 +90,6 @@ pub struct SchemaStore {
     log: Arc<dyn Log>,
     config: StoreConfig,
     tp: TopicPartition,
-    producer: Arc<dyn Producer>,
     state: RwLock<State>,
     /// Held for every read of the topic and every write: this is what serialises writers.
     reader: Mutex<Reader>,
@@ -101,11 +116,13 @@ impl SchemaStore {
             .replication(config.replication);
         log.create_topic(&spec).await?;
         let tp = TopicPartition::new(config.topic.clone(), 0);
-        let producer = log.producer(&ProducerConfig {
-            client_id: "aisle-registry".into(),
-            linger: Duration::ZERO,
-            ..Default::default()
-        })?;
+        let txid = (log.runtime() == "kafka").then(|| {
+            config
+                .transactional_id
+                .clone()
+                .unwrap_or_else(|| transactional_id(&config.topic))
+        });
+        let writer = Writer::new(&*log, txid)?;
         let mut consumer = log.consumer(&ConsumerConfig {
             client_id: "aisle-registry".into(),
             ..Default::default()
@@ -115,9 +132,12 @@ impl SchemaStore {
             log,
             config,
             tp,
-            producer,
             state: RwLock::new(State::default()),
-            reader: Mutex::new(Reader { consumer, next: 0 }),
+            reader: Mutex::new(Reader {
+                consumer,
+                next: 0,
+                writer,
+            }),
         });
         store.refresh().await?;
         Ok(store)
@@ -176,33 +196,63 @@ impl SchemaStore {
         }
     }
 
-    /// Produces one record, waits for durability, then applies it. Caller holds the reader lock.
-    async fn write(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
-        let mut rec = ProduceRecord::new(self.config.topic.clone())
-            .partition(0)
-            .key(key.clone());
-        if let Some(v) = &value {
-            rec = rec.value(v.clone());
-        }
-        let delivery = self.producer.send(rec).await?;
-        delivery.await?;
-        let entry = records::decode(Some(&key), value.as_deref()).map_err(|reason| {
-            RegistryError::BadRecord {
-                location: self.tp.to_string(),
-                reason,
+    /// Runs one write: claims the writer, reads the topic to its end, asks `plan` for the
+    /// changes (none: nothing is written) against that state, writes them and applies them.
+    /// A write fenced by another process's is planned again against the state it left.
+    async fn transact<T>(
+        &self,
+        mut plan: impl FnMut(&State) -> Result<(Vec<Change>, T)>,
+    ) -> Result<T> {
+        let mut guard = self.reader.lock().await;
+        let reader = &mut *guard;
+        let mut attempt = 0;
+        loop {
+            reader.writer.claim(&*self.log).await?;
+            if reader.writer.is_transactional() {
+                // A stale end-of-partition flag must not end the read before records another
+                // process committed: restart the fetch where we are.
+                let at = match reader.next {
+                    0 => Offset::Beginning,
+                    n => Offset::At(n),
+                };
+                reader.consumer.seek(&self.tp, at).await?;
             }
-        })?;
-        self.write_state()
-            .apply(entry)
-            .map_err(|reason| RegistryError::BadRecord {
-                location: self.tp.to_string(),
-                reason,
-            })
+            self.catch_up(reader).await?;
+            let (changes, out) = plan(&self.read_state())?;
+            if changes.is_empty() {
+                return Ok(out);
+            }
+            match reader.writer.write(&self.config.topic, &changes).await {
+                Ok(()) => {
+                    self.apply_own(&changes)?;
+                    return Ok(out);
+                }
+                Err(RegistryError::Log(LogError::Fenced(why))) if attempt < FENCED_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "{}: fenced by another writer ({why})", self.tp);
+                    reader.writer.release();
+                    tokio::time::sleep(writer::backoff(attempt)).await;
+                }
+                Err(e) => {
+                    reader.writer.release();
+                    return Err(e);
+                }
+            }
+        }
     }
 
-    async fn write_schema(&self, value: &SchemaValue) -> Result<()> {
-        let key = records::to_bytes(&SchemaKey::new(&value.subject, value.version));
-        self.write(key, Some(records::to_bytes(value))).await
+    /// Applies records this store just wrote (they are durable).
+    fn apply_own(&self, changes: &[Change]) -> Result<()> {
+        let mut state = self.write_state();
+        for (key, value) in changes {
+            let bad = |reason| RegistryError::BadRecord {
+                location: self.tp.to_string(),
+                reason,
+            };
+            let entry = records::decode(Some(key), value.as_deref()).map_err(bad)?;
+            state.apply(entry).map_err(bad)?;
+        }
+        Ok(())
     }
 
     fn read_state(&self) -> RwLockReadGuard<'_, State> {
@@ -231,26 +281,27 @@ impl SchemaStore {
     ) -> Result<Registered> {
         schema::check_schema_type(subject, schema_type)?;
         let parsed = schema::parse(Some(subject), schema_json)?;
-        let mut reader = self.reader.lock().await;
-        self.catch_up(&mut reader).await?;
-        let plan = self
-            .read_state()
-            .plan_register(subject, schema_json, &parsed)?;
-        match plan {
-            Plan::Existing { id, version } => Ok(Registered {
-                id,
-                version,
-                created: false,
-            }),
-            Plan::New(value) => {
-                self.write_schema(&value).await?;
-                Ok(Registered {
-                    id: value.id,
-                    version: value.version,
-                    created: true,
-                })
-            }
-        }
+        self.transact(|state| {
+            Ok(match state.plan_register(subject, schema_json, &parsed)? {
+                Plan::Existing { id, version } => (
+                    Vec::new(),
+                    Registered {
+                        id,
+                        version,
+                        created: false,
+                    },
+                ),
+                Plan::New(value) => (
+                    vec![schema_change(&value)],
+                    Registered {
+                        id: value.id,
+                        version: value.version,
+                        created: true,
+                    },
+                ),
+            })
+        })
+        .await
     }
 
     /// The live version of `subject` holding this schema.
@@ -317,71 +368,58 @@ impl SchemaStore {
         subject: Option<&str>,
         level: Compatibility,
     ) -> Result<()> {
-        let _reader = self.reader.lock().await;
         let value = ConfigValue {
             compatibility_level: Some(level.as_str().to_owned()),
         };
-        self.write(
+        let change = (
             records::to_bytes(&ConfigKey::new(subject)),
             Some(records::to_bytes(&value)),
-        )
-        .await
+        );
+        self.transact(|_| Ok((vec![change.clone()], ()))).await
     }
 
     /// Removes a subject's own level, returning it; the global level applies again.
     pub async fn delete_subject_compatibility(&self, subject: &str) -> Result<Compatibility> {
-        let _reader = self.reader.lock().await;
-        let old = self
-            .subject_compatibility(subject)
-            .ok_or_else(|| RegistryError::SubjectConfigNotFound(subject.to_owned()))?;
-        self.write(records::to_bytes(&ConfigKey::new(Some(subject))), None)
-            .await?;
-        Ok(old)
+        let key = records::to_bytes(&ConfigKey::new(Some(subject)));
+        self.transact(|state| {
+            let old = state
+                .subject_compat(subject)
+                .ok_or_else(|| RegistryError::SubjectConfigNotFound(subject.to_owned()))?;
+            Ok((vec![(key.clone(), None)], old))
+        })
+        .await
     }
 
     /// Deletes every version of `subject`: soft (still resolvable by id) or, after a soft
     /// delete, permanently (tombstones; compaction then forgets them). Returns the versions.
     pub async fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<u32>> {
-        let mut reader = self.reader.lock().await;
-        self.catch_up(&mut reader).await?;
-        let all = self.read_state().all_versions(subject);
-        if all.is_empty() {
-            return Err(RegistryError::UnknownSubject(subject.to_owned()));
-        }
-        if permanent {
-            if all.iter().any(|(_, deleted)| !deleted) {
-                return Err(RegistryError::NotSoftDeleted {
-                    subject: subject.to_owned(),
-                    version: None,
-                });
+        self.transact(|state| {
+            let all = state.all_versions(subject);
+            if all.is_empty() {
+                return Err(RegistryError::UnknownSubject(subject.to_owned()));
             }
-            for (v, _) in &all {
-                self.write(records::to_bytes(&SchemaKey::new(subject, *v)), None)
-                    .await?;
+            if permanent {
+                if all.iter().any(|(_, deleted)| !deleted) {
+                    return Err(RegistryError::NotSoftDeleted {
+                        subject: subject.to_owned(),
+                        version: None,
+                    });
+                }
+                let versions: Vec<u32> = all.into_iter().map(|(v, _)| v).collect();
+                let changes = versions.iter().map(|v| tombstone(subject, *v)).collect();
+                return Ok((changes, versions));
             }
-            return Ok(all.into_iter().map(|(v, _)| v).collect());
-        }
-        let live: Vec<u32> = all.iter().filter(|(_, d)| !d).map(|(v, _)| *v).collect();
-        if live.is_empty() {
-            return Err(RegistryError::UnknownSubject(subject.to_owned()));
-        }
-        for v in &live {
-            self.soft_delete(subject, *v).await?;
-        }
-        Ok(live)
-    }
-
-    async fn soft_delete(&self, subject: &str, version: u32) -> Result<()> {
-        let sv = self.version(subject, VersionSel::Number(version))?;
-        let value = SchemaValue {
-            subject: subject.to_owned(),
-            version,
-            id: sv.schema.id,
-            schema: sv.schema.schema_json.clone(),
-            deleted: true,
-            schema_type: None,
-        };
-        self.write_schema(&value).await
+            let live: Vec<u32> = all.iter().filter(|(_, d)| !d).map(|(v, _)| *v).collect();
+            if live.is_empty() {
+                return Err(RegistryError::UnknownSubject(subject.to_owned()));
+            }
+            let changes = live
+                .iter()
+                .map(|v| soft_delete(state, subject, *v))
+                .collect::<Result<_>>()?;
+            Ok((changes, live))
+        })
+        .await
     }
 
     /// Deletes one version, soft or (after a soft delete) permanent. Returns its number.
@@ -391,36 +429,56 @@ impl SchemaStore {
         sel: VersionSel,
         permanent: bool,
     ) -> Result<u32> {
-        let mut reader = self.reader.lock().await;
-        self.catch_up(&mut reader).await?;
-        if !permanent {
-            let version = self.version(subject, sel)?.version;
-            self.soft_delete(subject, version).await?;
-            return Ok(version);
-        }
-        let all = self.read_state().all_versions(subject);
-        if all.is_empty() {
-            return Err(RegistryError::UnknownSubject(subject.to_owned()));
-        }
-        let found = match sel {
-            VersionSel::Latest => all.last().copied(),
-            VersionSel::Number(n) => all.iter().find(|(v, _)| *v == n).copied(),
-        };
-        let (version, deleted) = found.ok_or_else(|| RegistryError::UnknownVersion {
-            subject: subject.to_owned(),
-            version: match sel {
-                VersionSel::Number(n) => n,
-                VersionSel::Latest => 0,
-            },
-        })?;
-        if !deleted {
-            return Err(RegistryError::NotSoftDeleted {
+        self.transact(|state| {
+            if !permanent {
+                let version = state.version(subject, sel)?.version;
+                return Ok((vec![soft_delete(state, subject, version)?], version));
+            }
+            let all = state.all_versions(subject);
+            if all.is_empty() {
+                return Err(RegistryError::UnknownSubject(subject.to_owned()));
+            }
+            let found = match sel {
+                VersionSel::Latest => all.last().copied(),
+                VersionSel::Number(n) => all.iter().find(|(v, _)| *v == n).copied(),
+            };
+            let (version, deleted) = found.ok_or_else(|| RegistryError::UnknownVersion {
                 subject: subject.to_owned(),
-                version: Some(version),
-            });
-        }
-        self.write(records::to_bytes(&SchemaKey::new(subject, version)), None)
-            .await?;
-        Ok(version)
+                version: match sel {
+                    VersionSel::Number(n) => n,
+                    VersionSel::Latest => 0,
+                },
+            })?;
+            if !deleted {
+                return Err(RegistryError::NotSoftDeleted {
+                    subject: subject.to_owned(),
+                    version: Some(version),
+                });
+            }
+            Ok((vec![tombstone(subject, version)], version))
+        })
+        .await
     }
+}
+
+fn schema_change(value: &SchemaValue) -> Change {
+    let key = records::to_bytes(&SchemaKey::new(&value.subject, value.version));
+    (key, Some(records::to_bytes(value)))
+}
+
+fn tombstone(subject: &str, version: u32) -> Change {
+    (records::to_bytes(&SchemaKey::new(subject, version)), None)
+}
+
+/// The record marking one live version deleted (its id stays resolvable).
+fn soft_delete(state: &State, subject: &str, version: u32) -> Result<Change> {
+    let sv = state.version(subject, VersionSel::Number(version))?;
+    Ok(schema_change(&SchemaValue {
+        subject: subject.to_owned(),
+        version,
+        id: sv.schema.id,
+        schema: sv.schema.schema_json.clone(),
+        deleted: true,
+        schema_type: None,
+    }))
 }

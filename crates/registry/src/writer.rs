@@ -1,0 +1,145 @@
+//! How a [`crate::SchemaStore`] writes `_schemas`: a plain producer on a runtime with one
+//! writer process (embedded: the data directory's lock), or, on Kafka, a transactional producer
+//! whose `transactional.id` is the same in every process, so at most one of them can commit.
+//!
+//! # Why two processes cannot hand out one id for two schemas (Kafka)
+//! Every writing process uses the transactional id [`transactional_id`] of the topic. Kafka
+//! gives each `init_transactions` with that id a new epoch and, from then on, refuses every
+//! transactional call (produce, commit) of an older epoch: the older producer is *fenced*. The
+//! init also completes or aborts whatever transaction the older epoch left, markers included,
+//! before it returns. A write is:
+//!
+//! 1. [`Writer::claim`]: make sure we hold a producer (init one if we do not: this fences the
+//!    process that wrote before us).
+//! 2. Read `_schemas` to its end, `read_committed`, restarting the fetch so no stale
+//!    end-of-partition flag can stop it early (the store's `catch_up`).
+//! 3. Plan against that state (next id = highest seen + 1), then [`Writer::write`]: begin,
+//!    produce, commit.
+//!
+//! If the commit succeeds, our epoch was the newest from step 1 to step 3, so no other process
+//! committed in between (it would have had to init a newer epoch first, fencing us), and step 2
+//! saw every record committed before step 1 (the init completed them). So the state we planned
+//! against was the whole topic when we committed, and the id was free. If another process
+//! initialised in between, our commit fails with `Fenced`, nothing of ours becomes visible, and
+//! the store drops the producer and starts again at step 1 (with a little random backoff so two
+//! processes do not fence each other forever). Applying records only after a commit keeps the
+//! in-memory state equal to the committed topic.
+//!
+//! Writers that do not use the transactional id (another registry writing the same topic
+//! directly, an old Aisle) are outside this guarantee.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aisle_log::{Log, LogError, ProduceRecord, Producer, ProducerConfig, TxProducer};
+
+use crate::error::Result;
+
+/// The `transactional.id` every process writing `topic` uses: `aisle-schema-registry` for
+/// `_schemas`, `aisle-schema-registry.<topic>` for any other topic.
+pub fn transactional_id(topic: &str) -> String {
+    if topic == "_schemas" {
+        "aisle-schema-registry".to_owned()
+    } else {
+        format!("aisle-schema-registry.{topic}")
+    }
+}
+
+/// One change to `_schemas`: a key and a value (`None`: a tombstone).
+pub(crate) type Change = (Vec<u8>, Option<Vec<u8>>);
+
+pub(crate) enum Writer {
+    /// One writer process by construction (embedded); records are produced one by one.
+    Plain(Arc<dyn Producer>),
+    /// Kafka: the single writer is whoever holds the newest epoch of `id`.
+    Transactional {
+        id: String,
+        tx: Option<Box<dyn TxProducer>>,
+    },
+}
+
+fn producer_config() -> ProducerConfig {
+    ProducerConfig {
+        client_id: "aisle-registry".into(),
+        linger: Duration::ZERO,
+        ..Default::default()
+    }
+}
+
+impl Writer {
+    /// The transactional writer on Kafka (created lazily: a store that only reads never fences
+    /// anyone), the plain producer elsewhere.
+    pub(crate) fn new(log: &dyn Log, transactional_id: Option<String>) -> Result<Writer> {
+        Ok(match transactional_id {
+            Some(id) => Writer::Transactional { id, tx: None },
+            None => Writer::Plain(log.producer(&producer_config())?),
+        })
+    }
+
+    /// Whether a write's read must restart its fetch (see the module docs, step 2).
+    pub(crate) fn is_transactional(&self) -> bool {
+        matches!(self, Writer::Transactional { .. })
+    }
+
+    /// Step 1: holds the newest epoch of the transactional id, initialising it if needed.
+    pub(crate) async fn claim(&mut self, log: &dyn Log) -> Result<()> {
+        if let Writer::Transactional { id, tx } = self
+            && tx.is_none()
+        {
+            *tx = Some(log.tx_producer(id, &producer_config()).await?);
+        }
+        Ok(())
+    }
+
+    /// Forgets the producer after a failed write: the next [`Writer::claim`] initialises a new
+    /// one, which also settles whatever the failed transaction left open.
+    pub(crate) fn release(&mut self) {
+        if let Writer::Transactional { tx, .. } = self {
+            *tx = None;
+        }
+    }
+
+    /// Step 3: writes `changes` to partition 0 of `topic`, all of them or (transactional)
+    /// none, and returns once they are durable (committed).
+    pub(crate) async fn write(&mut self, topic: &str, changes: &[Change]) -> Result<()> {
+        let record = |(key, value): &Change| {
+            let rec = ProduceRecord::new(topic.to_owned())
+                .partition(0)
+                .key(key.clone());
+            match value {
+                Some(v) => rec.value(v.clone()),
+                None => rec,
+            }
+        };
+        match self {
+            Writer::Plain(producer) => {
+                for change in changes {
+                    producer.send(record(change)).await?.await?;
+                }
+                Ok(())
+            }
+            Writer::Transactional { id, tx } => {
+                let tx = tx
+                    .as_mut()
+                    .ok_or_else(|| LogError::Transaction(format!("`{id}`: write before claim")))?;
+                tx.begin().await?;
+                for change in changes {
+                    tx.send(record(change)).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A random pause of up to `10 * attempt` ms (at most 200), so two fenced processes do not
+/// initialise in lockstep forever.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let max_ms = u64::from(attempt.clamp(1, 20)) * 10;
+    Duration::from_millis(1 + random % max_ms)
+}
