@@ -7,8 +7,10 @@
 //! crate provides that id space:
 //!
 //! * [`SchemaStore`]: subjects, versions, global ids and compatibility levels, rebuilt at start by
-//!   reading `_schemas` through the [`aisle_log::Log`] trait (it does not know which runtime it
-//!   is on) and written back in Confluent's own record format. One process is the writer.
+//!   reading `_schemas` through the [`aisle_log::Log`] trait (it asks only `runtime()`, to pick
+//!   its writer) and written back in Confluent's own record format. On Kafka every writing process
+//!   shares one transactional id, so one of them at a time can commit and ids never collide
+//!   (see `writer.rs`); embedded has one writer process.
 //! * [`serve`] / [`router`]: the REST endpoints Confluent's clients and tools use (axum).
 //! * [`SchemaRegistry`]: what components call: [`HttpRegistry`] (reqwest, caches) for the Kafka
 //!   runtime, [`LocalRegistry`] (in-process) for the embedded one.

@@ -143,3 +143,29 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     let max_ms = u64::from(attempt.clamp(1, 20)) * 10;
     Duration::from_millis(1 + random % max_ms)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_transactional_id_per_topic() {
+        assert_eq!(transactional_id("_schemas"), "aisle-schema-registry");
+        assert_eq!(
+            transactional_id("_schemas-test"),
+            "aisle-schema-registry._schemas-test"
+        );
+    }
+
+    #[test]
+    fn backoff_is_short_and_grows_with_attempts() {
+        for attempt in [0, 1, 5, 50] {
+            let cap = Duration::from_millis(u64::from(attempt.clamp(1, 20)) * 10);
+            let pause = backoff(attempt);
+            assert!(
+                pause >= Duration::from_millis(1) && pause <= cap,
+                "attempt {attempt}: {pause:?}"
+            );
+        }
+    }
+}
