@@ -9,7 +9,7 @@
 //! | 4 | corrupt data found (`aisle log verify`, a CRC failure while reading) |
 //! | 5 | a service is unreachable (Kafka, schema registry, database): retrying later may work |
 //! | 65 | some input records were bad (reported on stderr / sent to a dead-letter topic) |
-//! | 130 | interrupted (Ctrl-C; the shell's code for SIGINT) |
+//! | 130 | interrupted (Ctrl-C or SIGTERM before the work was done; a later run resumes) |
 
 use aisle_log::LogError;
 use aisle_registry::RegistryError;
@@ -24,6 +24,8 @@ pub const CORRUPT: i32 = 4;
 pub const UNAVAILABLE: i32 = 5;
 /// Bad input records.
 pub const DATA_ERR: i32 = 65;
+/// Stopped by Ctrl-C or SIGTERM before the work was done (a later run resumes).
+pub const INTERRUPTED: i32 = 130;
 
 /// An error that carries the exit code the process should end with.
 #[derive(Debug, thiserror::Error)]

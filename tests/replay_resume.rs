@@ -120,3 +120,65 @@ fn kill_9_at_any_moment_then_rerun_gives_every_series_day_exactly_once() {
     assert_eq!(per_store, [SERIES_PER_STORE * DAYS as usize; 10]);
     println!("killed at {partial_counts:?} of {total}");
 }
+
+/// SIGTERM (what a supervisor sends) stops a paced replay cleanly: every store finishes the day
+/// it is sending, the process exits 130 saying how to resume, the log holds whole days only, and
+/// running the same command again completes it exactly once.
+#[test]
+fn sigterm_stops_at_a_day_end_and_the_rerun_completes_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let paced = |cmd: &mut Command| {
+        cmd.args(["--speed", "4"]);
+    };
+    let mut cmd = replay_cmd(dir.path());
+    paced(&mut cmd);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut progress = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().contains("replay progress") {
+            progress += 1;
+            if progress == 10 {
+                break;
+            }
+        }
+    }
+    assert_eq!(progress, 10, "the replay ended before it could be stopped");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let out = child.wait_with_output().unwrap();
+    let stderr = drain.join().unwrap().join("\n");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+
+    let partial = records(dir.path());
+    let total = 10 * SERIES_PER_STORE * DAYS as usize;
+    assert!(
+        !partial.is_empty() && partial.len() < total,
+        "{} of {total} records: the stop did not land mid-run",
+        partial.len()
+    );
+    assert_eq!(
+        partial.len() % SERIES_PER_STORE,
+        0,
+        "a store stopped in the middle of a day"
+    );
+
+    let out = replay_cmd(dir.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(dir.path());
+    let unique: HashSet<_> = recs.iter().map(|(_, s)| (s.key(), s.day)).collect();
+    assert_eq!((recs.len(), unique.len()), (total, total));
+}

@@ -89,7 +89,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     ));
     tasks.push((
         "sales replay",
-        replay_sales(config, &log, &local, stop()).await?,
+        replay_sales(config, &log, &registry, stop()).await?,
     ));
     if !args.no_serve {
         let (section, log, registry, until) =
@@ -313,16 +313,10 @@ async fn print_specials(
 async fn replay_sales(
     config: &Config,
     log: &Arc<dyn Log>,
-    registry: &LocalRegistry,
+    registry: &Arc<dyn SchemaRegistry>,
     until: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     use crate::commands::replay::{Quiet, SalesArgs, sales_on};
-    let schema_id = registry
-        .register(
-            &topics::value_subject(topics::SALES),
-            aisle_events::SalesRecord::SCHEMA_JSON,
-        )
-        .await?;
     let args = SalesArgs {
         data: None,
         synthetic: true,
@@ -331,13 +325,10 @@ async fn replay_sales(
         speed: "1".into(),
         topic: topics::SALES.into(),
     };
-    let (config, log) = (config.clone(), log.clone());
+    let (config, log, registry) = (config.clone(), log.clone(), registry.clone());
     println!("sales replay: synthetic M5 (labelled stand-in data), 1 day/s per store");
     Ok(tokio::spawn(async move {
-        tokio::select! {
-            r = sales_on(log, schema_id, &config, &args, Arc::new(Quiet)) => { r?; }
-            _ = until => {}
-        }
+        sales_on(log, registry, &config, &args, Arc::new(Quiet), until).await?;
         Ok(())
     }))
 }

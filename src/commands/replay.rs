@@ -1,14 +1,18 @@
 //! `aisle replay sales`: the M5 sales streamed into `sales` (library: `aisle-sales`).
 
+use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
+use crate::exit;
 use crate::runtime;
-use aisle_events::{Event, SalesRecord, topics};
+use aisle_events::topics;
 use aisle_log::Log;
+use aisle_registry::SchemaRegistry;
 pub use aisle_sales::Quiet;
 use aisle_sales::{Observer, ReplayOptions, Source, Speed, Summary};
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,6 +52,13 @@ pub async fn run(config: &Config, cmd: ReplayCmd) -> anyhow::Result<()> {
         ReplayCmd::Sales(args) => {
             let summary = sales(config, args).await?;
             print_summary(&summary);
+            if summary.stopped {
+                return Err(exit::fail(
+                    exit::INTERRUPTED,
+                    "replay stopped by a signal before the end; run the same command again to \
+                     resume after the last record sent",
+                ));
+            }
             Ok(())
         }
     }
@@ -87,24 +98,19 @@ pub async fn sales(config: &Config, args: SalesArgs) -> anyhow::Result<Summary> 
     let opened = runtime::open_log(config).await?;
     let log = opened.log.clone();
     let registry = runtime::registry(config, &log).await?;
-    let schema_id = registry
-        .register(
-            &topics::value_subject(&args.topic),
-            SalesRecord::SCHEMA_JSON,
-        )
-        .await?;
     let observer: Arc<dyn Observer> = Arc::new(Progress::new());
-    sales_on(log, schema_id, config, &args, observer).await
+    sales_on(log, registry, config, &args, observer, shutdown_signal()).await
 }
 
-/// Runs a replay on an open log, values framed with `schema_id`; `aisle demo` calls this on the
-/// log it already holds (the embedded runtime's directory can be opened only once).
+/// Runs a replay on an open log until done or `shutdown`; `aisle demo` calls this on the log
+/// it already holds (the embedded runtime's directory can be opened only once).
 pub async fn sales_on(
     log: Arc<dyn Log>,
-    schema_id: u32,
+    registry: Arc<dyn SchemaRegistry>,
     config: &Config,
     args: &SalesArgs,
     observer: Arc<dyn Observer>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Summary> {
     let source = match (&args.data, args.synthetic) {
         (Some(dir), false) => Source::M5 { dir: dir.clone() },
@@ -116,7 +122,7 @@ pub async fn sales_on(
     opts.speed = parse_speed(&args.speed)?;
     opts.topic = args.topic.clone();
     opts.replication = config.kafka.replication;
-    Ok(aisle_sales::replay(log, schema_id, opts, observer).await?)
+    Ok(aisle_sales::replay(log, registry, opts, observer, shutdown).await?)
 }
 
 fn print_summary(s: &Summary) {
@@ -256,9 +262,6 @@ pub async fn bench(config: &Config, args: BenchReplayArgs) -> anyhow::Result<()>
         std::process::id(),
         aisle_log::now_ms()
     );
-    let schema_id = registry
-        .register(&topics::value_subject(&topic), SalesRecord::SCHEMA_JSON)
-        .await?;
     let sales_args = SalesArgs {
         data: None,
         synthetic: true,
@@ -272,7 +275,15 @@ pub async fn bench(config: &Config, args: BenchReplayArgs) -> anyhow::Result<()>
         log.runtime(),
         days * SERIES
     );
-    let s = sales_on(log.clone(), schema_id, config, &sales_args, Arc::new(Quiet)).await?;
+    let s = sales_on(
+        log.clone(),
+        registry.clone(),
+        config,
+        &sales_args,
+        Arc::new(Quiet),
+        std::future::pending(),
+    )
+    .await?;
     println!(
         "replay   aisle  {:>12.0} records/s  ({} records in {:.2} s, durable)",
         s.rate(),

@@ -50,12 +50,14 @@
 //! * `known_keys.rs`: the murmur2 placement table generated with kafka-clients.
 //! * `read.rs`: draining topics and polling with deadlines.
 //! * `names.rs`: random topic, group and transactional-id names.
+//! * `registry.rs`: [`local_registry`], a schema registry over a log's `_schemas`.
 
 pub mod conformance;
 mod fixture;
 pub mod known_keys;
 mod names;
 mod read;
+mod registry;
 mod shared;
 
 #[cfg(feature = "embedded")]
@@ -68,6 +70,7 @@ pub use read::{
     DEFAULT_WAIT, POLL_STEP, poll_count, poll_until, read_all, read_all_with, values,
     wait_for_assignment,
 };
+pub use registry::local_registry;
 pub use shared::{m5_data_dir, shared_dir};
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread")]` per conformance case, each a

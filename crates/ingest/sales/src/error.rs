@@ -41,12 +41,16 @@ pub enum SalesError {
     /// A worker task died (a bug).
     #[error("replay task failed: {0}")]
     Task(String),
+    /// The `SalesRecord` schema could not be registered (registry unreachable or refusing).
+    #[error("schema registry: {0}")]
+    Registry(String),
 }
 
 impl SalesError {
     /// Whether running the same replay again later may succeed (it resumes where it stopped).
     pub fn is_retriable(&self) -> bool {
         matches!(self, SalesError::Log { source, .. } if source.is_retriable())
+            || matches!(self, SalesError::Registry(_))
     }
 
     pub(crate) fn log(context: impl Into<String>) -> impl FnOnce(aisle_log::LogError) -> Self {

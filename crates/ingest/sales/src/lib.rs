@@ -23,10 +23,14 @@
 //! let mut opts = ReplayOptions::new(Source::Synthetic);
 //! opts.days = Some((1, 2));
 //! opts.stores = vec!["WI_3".into()];
-//! let summary = replay(log.clone(), 1, opts.clone(), Arc::new(Quiet)).await.unwrap();
+//! let registry = aisle_testkit::local_registry(log.clone()).await.unwrap();
+//! let run = std::future::pending(); // or a shutdown signal: the replay stops at a day's end
+//! let summary = replay(log.clone(), registry.clone(), opts.clone(), Arc::new(Quiet), run)
+//!     .await
+//!     .unwrap();
 //! assert_eq!(summary.sent, 2 * 3049);
 //! // Running it again finds everything in the log and sends nothing.
-//! let again = replay(log, 1, opts, Arc::new(Quiet)).await.unwrap();
+//! let again = replay(log, registry, opts, Arc::new(Quiet), std::future::pending()).await.unwrap();
 //! assert_eq!((again.sent, again.resumed), (0, 2 * 3049));
 //! # });
 //! ```

@@ -5,6 +5,7 @@ use crate::error::{Result, SalesError};
 use crate::resume;
 use crate::store::StoreJob;
 use crate::synthetic;
+use aisle_events::SalesRecord;
 use aisle_events::dead_letter::DeadLetter;
 use aisle_events::topics::{self, M5_STORES};
 use aisle_log::{Log, Producer, ProducerConfig, TopicSpec};
@@ -12,6 +13,9 @@ use aisle_m5::Calendar;
 use aisle_m5::files::{self, CALENDAR, PRICES};
 use aisle_m5::prices::{PriceFilter, PriceTable};
 use aisle_m5::wide::{self, SalesHeader, SalesIndex, Series, Window};
+use aisle_registry::SchemaRegistry;
+use aisle_serde::Serializer;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,6 +114,8 @@ pub struct Summary {
     pub synthetic: bool,
     /// Wall time of the sending phase, seconds.
     pub secs: f64,
+    /// Whether the run stopped on its shutdown signal before the end (a later run resumes).
+    pub stopped: bool,
 }
 
 impl Summary {
@@ -143,13 +149,34 @@ enum Data {
     Synthetic,
 }
 
-/// Replays into `log`, values framed with `schema_id` (the topic's `-value` subject). Creates the
-/// topic (10 partitions) and its `.dlq` when missing; resumes from what the topic holds.
+/// Replays into `log` until done or `shutdown` resolves, registering the `SalesRecord` schema
+/// under the topic's `-value` subject in `registry`. Creates the topic (10 partitions) and its
+/// `.dlq` when missing; resumes from what the topic holds. On `shutdown` every store stops at
+/// the end of the day it is sending, what was sent is flushed, and [`Summary::stopped`] is set:
+/// the next run resumes after it.
 pub async fn replay(
     log: Arc<dyn Log>,
-    schema_id: u32,
+    registry: Arc<dyn SchemaRegistry>,
     opts: ReplayOptions,
     observer: Arc<dyn Observer>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Summary> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let result = replay_until(log, registry, opts, observer, stop).await;
+    watcher.abort();
+    result
+}
+
+async fn replay_until(
+    log: Arc<dyn Log>,
+    registry: Arc<dyn SchemaRegistry>,
+    opts: ReplayOptions,
+    observer: Arc<dyn Observer>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Summary> {
     let stores = select_stores(&opts.stores)?;
     let plan = {
@@ -159,6 +186,12 @@ pub async fn replay(
             .map_err(|e| SalesError::Task(e.to_string()))??
     };
     let topic = opts.topic.as_str();
+    // Registered once the arguments and files are known to be good: a bad run changes nothing.
+    let schema_id =
+        Serializer::<SalesRecord>::register(registry.as_ref(), &topics::value_subject(topic))
+            .await
+            .map_err(|e| SalesError::Registry(e.to_string()))?
+            .id();
     // Replayed records carry their historical day as timestamp (2011–2016): time retention would
     // let the broker delete them minutes after they were written, so the topic keeps them forever.
     let spec = TopicSpec::new(topic, M5_STORES.len() as i32)
@@ -298,11 +331,16 @@ pub async fn replay(
                 pace: (pace_start, first.max(next[s].0)),
                 producer: producer.clone(),
                 observer: observer.clone(),
+                stop: stop.clone(),
             };
             tasks.push(tokio::spawn(job.run()));
         }
         for t in tasks {
             summary.sent += t.await.map_err(|e| SalesError::Task(e.to_string()))??;
+        }
+        if *stop.borrow() {
+            summary.stopped = true;
+            break;
         }
         for &s in &selected {
             next[s] = next[s].max((w_last + 1, 0));
@@ -313,7 +351,7 @@ pub async fn replay(
         .flush(Duration::from_secs(60))
         .await
         .map_err(SalesError::log(format!("flushing {topic}")))?;
-    for &s in &selected {
+    for &s in selected.iter().filter(|_| !summary.stopped) {
         observer.finish(M5_STORES[s]);
         summary
             .per_store

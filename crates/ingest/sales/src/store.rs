@@ -46,6 +46,8 @@ pub(crate) struct StoreJob {
     pub(crate) pace: (tokio::time::Instant, u32),
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) observer: Arc<dyn Observer>,
+    /// Turns true on shutdown: the store stops at the end of the day it is sending.
+    pub(crate) stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl StoreJob {
@@ -69,13 +71,20 @@ impl StoreJob {
             sent: 0,
         };
         let (from_day, from_row) = self.from;
+        let mut stop = self.stop.clone();
         for day in from_day..=self.to_day {
             if let Speed::DaysPerSecond(n) = self.speed {
                 // Everything of the previous day goes out before waiting for this one.
                 out.send().await?;
                 let at =
                     self.pace.0 + Duration::from_secs_f64((day - self.pace.1) as f64 / n.max(1e-6));
-                tokio::time::sleep_until(at).await;
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+            }
+            if *stop.borrow() {
+                break;
             }
             let start_row = if day == from_day {
                 from_row as usize

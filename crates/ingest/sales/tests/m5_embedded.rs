@@ -14,11 +14,13 @@ async fn full_real_replay_matches_the_csv() {
     let Some(dir) = m5_dir() else { return };
     let tmp = aisle_testkit::temp_embedded_log().unwrap();
     let log: Arc<dyn aisle_log::Log> = Arc::new(tmp.log.clone());
+    let registry = aisle_testkit::local_registry(log.clone()).await.unwrap();
     let summary = replay(
         log.clone(),
-        7,
+        registry.clone(),
         ReplayOptions::new(Source::M5 { dir: dir.clone() }),
         Arc::new(Quiet),
+        std::future::pending(),
     )
     .await
     .unwrap();
@@ -26,6 +28,14 @@ async fn full_real_replay_matches_the_csv() {
     assert_eq!(summary.rejected, 0);
     assert!(!summary.synthetic);
 
+    // The replay registered its schema; registering it again is idempotent and says the id.
+    let schema_id = registry
+        .register(
+            &topics::value_subject(topics::SALES),
+            SalesRecord::SCHEMA_JSON,
+        )
+        .await
+        .unwrap();
     let records = aisle_testkit::read_all(log.as_ref(), topics::SALES)
         .await
         .unwrap();
@@ -37,7 +47,7 @@ async fn full_real_replay_matches_the_csv() {
     for r in &records {
         per_partition[r.partition as usize] += 1;
         let (id, datum) = aisle_events::wire::split(r.value.as_ref().unwrap()).unwrap();
-        assert_eq!(id, 7);
+        assert_eq!(id, schema_id);
         let sale = SalesRecord::decode(datum).unwrap();
         let key = String::from_utf8(r.key.clone().unwrap().to_vec()).unwrap();
         assert_eq!(key, sale.key());

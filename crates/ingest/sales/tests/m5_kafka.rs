@@ -19,9 +19,15 @@ async fn full_real_replay_into_kafka_then_resume() {
     let topic = aisle_testkit::rand_topic("sales");
     let mut opts = ReplayOptions::new(Source::M5 { dir });
     opts.topic = topic.clone();
-    let s = replay(log.clone(), 1, opts.clone(), Arc::new(Quiet))
-        .await
-        .unwrap();
+    let s = replay(
+        log.clone(),
+        aisle_testkit::local_registry(log.clone()).await.unwrap(),
+        opts.clone(),
+        Arc::new(Quiet),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.sent, 853_720);
     println!(
         "kafka: {} records in {:.2} s ({:.0}/s)",
@@ -50,7 +56,15 @@ async fn full_real_replay_into_kafka_then_resume() {
     }
     assert_eq!(per_partition, [85_372; 10]);
 
-    let again = replay(log.clone(), 1, opts, Arc::new(Quiet)).await.unwrap();
+    let again = replay(
+        log.clone(),
+        aisle_testkit::local_registry(log.clone()).await.unwrap(),
+        opts,
+        Arc::new(Quiet),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
     assert_eq!((again.sent, again.resumed), (0, 853_720));
     log.delete_topic(&topic).await.ok();
 }

@@ -20,9 +20,15 @@ async fn replayed_history_survives_retention() {
     let shared: Arc<dyn Log> = Arc::new(log.clone());
     let mut opts = ReplayOptions::new(Source::Synthetic);
     opts.days = Some((1, 14));
-    let summary = replay(shared.clone(), 1, opts, Arc::new(Quiet))
-        .await
-        .unwrap();
+    let summary = replay(
+        shared.clone(),
+        aisle_testkit::local_registry(shared.clone()).await.unwrap(),
+        opts,
+        Arc::new(Quiet),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.sent, 30_490 * 14);
 
     log.enforce_retention_now(aisle_events::topics::SALES)
