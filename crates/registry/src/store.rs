@@ -38,7 +38,7 @@ use crate::state::{Plan, State, VersionSel};
 pub use crate::writer::transactional_id;
 use crate::writer::{self, Change, Writer};
 
-/// How often a write fenced by another process's write is planned again before giving up.
+/// How often a write fenced (or aborted) by another process's write is planned again.
 const FENCED_RETRIES: u32 = 50;
 
 /// Where the store keeps its records and how long it waits for the log.
@@ -227,7 +227,12 @@ impl SchemaStore {
                     self.apply_own(&changes)?;
                     return Ok(out);
                 }
-                Err(RegistryError::Log(LogError::Fenced(why))) if attempt < FENCED_RETRIES => {
+                // Fenced, or a transaction the broker aborted because another writer claimed
+                // the id meanwhile (Kafka 4 answers the commit with an abortable error then).
+                // Either way nothing was committed, or the next read shows what was: plan again.
+                Err(RegistryError::Log(LogError::Fenced(why) | LogError::Transaction(why)))
+                    if attempt < FENCED_RETRIES =>
+                {
                     attempt += 1;
                     tracing::debug!(attempt, "{}: fenced by another writer ({why})", self.tp);
                     reader.writer.release();

@@ -20,10 +20,13 @@
 //! committed in between (it would have had to init a newer epoch first, fencing us), and step 2
 //! saw every record committed before step 1 (the init completed them). So the state we planned
 //! against was the whole topic when we committed, and the id was free. If another process
-//! initialised in between, our commit fails with `Fenced`, nothing of ours becomes visible, and
+//! initialised in between, our commit fails (`Fenced`, or an abortable transaction error: Kafka
+//! aborts the transaction the newer init found open), nothing of ours becomes visible, and
 //! the store drops the producer and starts again at step 1 (with a little random backoff so two
 //! processes do not fence each other forever). Applying records only after a commit keeps the
-//! in-memory state equal to the committed topic.
+//! in-memory state equal to the committed topic. Should a failed commit have gone through after
+//! all, the next init settles it and the re-read shows it: registering plans `Existing` and
+//! returns that id.
 //!
 //! Writers that do not use the transactional id (another registry writing the same topic
 //! directly, an old Aisle) are outside this guarantee.
