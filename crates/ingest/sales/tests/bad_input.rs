@@ -2,10 +2,13 @@
 //! calendar that does not cover the days fail before anything is sent. Also: small windows and a
 //! second run (resume) give the same records as one pass.
 
+mod common;
+use common::replay_all;
+
 use aisle_events::{Event, SalesRecord, topics};
 use aisle_log::Log;
 use aisle_m5::M5Error;
-use aisle_sales::{Quiet, ReplayOptions, SalesError, Source, replay};
+use aisle_sales::{ReplayOptions, SalesError, Source};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -55,15 +58,7 @@ async fn malformed_rows_go_to_the_dlq_once_and_the_replay_goes_on() {
         dir: data.path().to_path_buf(),
     });
     opts.window_days = 2; // two passes over the file: d_1..d_2, then d_3
-    let s = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts.clone(),
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let s = replay_all(&log, opts.clone()).await.unwrap();
     assert_eq!((s.sent, s.rejected, s.dead_lettered), (9, 3, 3));
     let non_empty: Vec<_> = s
         .per_store
@@ -128,15 +123,7 @@ async fn malformed_rows_go_to_the_dlq_once_and_the_replay_goes_on() {
     assert_eq!(sales[0].2, 1_296_259_200_000, "d_1 = 2011-01-29T00:00Z");
 
     // A second run finds everything in place: nothing sent, no dead letter repeated.
-    let again = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts,
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let again = replay_all(&log, opts).await.unwrap();
     assert_eq!((again.sent, again.resumed, again.dead_lettered), (0, 9, 0));
     assert_eq!(
         aisle_testkit::read_all(log.as_ref(), &topics::dlq(topics::SALES))
@@ -153,14 +140,11 @@ async fn missing_files_and_short_calendars_fail_before_sending() {
     let log: Arc<dyn Log> = Arc::new(tmp.log.clone());
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("sales_train_evaluation.csv"), SALES).unwrap();
-    let err = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
+    let err = replay_all(
+        &log,
         ReplayOptions::new(Source::M5 {
             dir: data.path().into(),
         }),
-        Arc::new(Quiet),
-        std::future::pending(),
     )
     .await
     .unwrap_err();
@@ -180,14 +164,11 @@ async fn missing_files_and_short_calendars_fail_before_sending() {
         data.path(),
         &CALENDAR[..CALENDAR.rfind("2011-01-31").unwrap()],
     );
-    let err = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
+    let err = replay_all(
+        &log,
         ReplayOptions::new(Source::M5 {
             dir: data.path().into(),
         }),
-        Arc::new(Quiet),
-        std::future::pending(),
     )
     .await
     .unwrap_err();
@@ -197,30 +178,14 @@ async fn missing_files_and_short_calendars_fail_before_sending() {
         dir: data.path().into(),
     });
     opts.days = Some((2, 9));
-    let err = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts,
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap_err();
+    let err = replay_all(&log, opts).await.unwrap_err();
     assert!(err.to_string().contains("it has d_1..d_3"), "{err}");
 
     let mut opts = ReplayOptions::new(Source::M5 {
         dir: data.path().into(),
     });
     opts.stores = vec!["CA_9".into()];
-    let err = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts,
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap_err();
+    let err = replay_all(&log, opts).await.unwrap_err();
     assert!(err.to_string().contains("unknown store `CA_9`"), "{err}");
 
     // Only the test's own registry topic: the replay created and sent nothing.
@@ -245,15 +210,7 @@ async fn resuming_from_other_input_is_refused() {
     });
     opts.days = Some((1, 1));
     opts.stores = vec!["CA_1".into()];
-    let s = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts.clone(),
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let s = replay_all(&log, opts.clone()).await.unwrap();
     // d_2's `-3` is not looked at: only d_1 is requested, so FOODS_1_002 is replayed too.
     assert_eq!(s.sent, 3);
 
@@ -264,15 +221,7 @@ async fn resuming_from_other_input_is_refused() {
         1,
     );
     std::fs::write(data.path().join("sales_train_evaluation.csv"), shifted).unwrap();
-    let err = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts.clone(),
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap_err();
+    let err = replay_all(&log, opts.clone()).await.unwrap_err();
     assert!(
         matches!(err, SalesError::Resume { partition: 0, .. })
             && err.to_string().contains("rows added, removed or reordered"),
@@ -282,15 +231,7 @@ async fn resuming_from_other_input_is_refused() {
     let mut synthetic = ReplayOptions::new(Source::Synthetic);
     synthetic.days = Some((1, 1));
     synthetic.stores = vec!["CA_1".into()];
-    let err = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        synthetic,
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap_err();
+    let err = replay_all(&log, synthetic).await.unwrap_err();
     assert!(err.to_string().contains("holds real data"), "{err}");
     let recs = aisle_testkit::read_all(log.as_ref(), topics::SALES)
         .await

@@ -3,11 +3,11 @@
 //! keys on their store's partition; a second run resumes from the log and sends nothing.
 
 mod common;
+use common::replay_all;
 
-use aisle_sales::{Quiet, ReplayOptions, Source, replay};
+use aisle_sales::{ReplayOptions, Source};
 use aisle_testkit::Fixture;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_real_replay_into_kafka_then_resume() {
@@ -19,15 +19,7 @@ async fn full_real_replay_into_kafka_then_resume() {
     let topic = aisle_testkit::rand_topic("sales");
     let mut opts = ReplayOptions::new(Source::M5 { dir });
     opts.topic = topic.clone();
-    let s = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts.clone(),
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let s = replay_all(&log, opts.clone()).await.unwrap();
     assert_eq!(s.sent, 853_720);
     println!(
         "kafka: {} records in {:.2} s ({:.0}/s)",
@@ -56,15 +48,7 @@ async fn full_real_replay_into_kafka_then_resume() {
     }
     assert_eq!(per_partition, [85_372; 10]);
 
-    let again = replay(
-        log.clone(),
-        aisle_testkit::local_registry(log.clone()).await.unwrap(),
-        opts,
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let again = replay_all(&log, opts).await.unwrap();
     assert_eq!((again.sent, again.resumed), (0, 853_720));
     log.delete_topic(&topic).await.ok();
 }

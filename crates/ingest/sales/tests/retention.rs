@@ -2,9 +2,12 @@
 //! replay creates must not have time retention: a broker (or the embedded cleaner) would delete
 //! every sealed segment at its next check.
 
+mod common;
+use common::replay_all;
+
 use aisle_log::Log;
 use aisle_log_embedded::{EmbeddedConfig, EmbeddedLog};
-use aisle_sales::{Quiet, ReplayOptions, Source, replay};
+use aisle_sales::{ReplayOptions, Source};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,15 +23,7 @@ async fn replayed_history_survives_retention() {
     let shared: Arc<dyn Log> = Arc::new(log.clone());
     let mut opts = ReplayOptions::new(Source::Synthetic);
     opts.days = Some((1, 14));
-    let summary = replay(
-        shared.clone(),
-        aisle_testkit::local_registry(shared.clone()).await.unwrap(),
-        opts,
-        Arc::new(Quiet),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let summary = replay_all(&shared, opts).await.unwrap();
     assert_eq!(summary.sent, 30_490 * 14);
 
     log.enforce_retention_now(aisle_events::topics::SALES)

@@ -25,3 +25,19 @@ pub fn read_csv_zst(path: &std::path::Path) -> Vec<Vec<String>> {
     for_each_csv_zst(path, |r| out.push(r.iter().map(str::to_string).collect()));
     out
 }
+
+/// [`aisle_sales::replay`] to the end (no shutdown), with a registry over `log`'s `_schemas`.
+pub async fn replay_all(
+    log: &std::sync::Arc<dyn aisle_log::Log>,
+    opts: aisle_sales::ReplayOptions,
+) -> Result<aisle_sales::Summary, aisle_sales::SalesError> {
+    let registry = aisle_testkit::local_registry(log.clone()).await.unwrap();
+    aisle_sales::replay(
+        log.clone(),
+        registry,
+        opts,
+        std::sync::Arc::new(aisle_sales::Quiet),
+        std::future::pending(),
+    )
+    .await
+}
