@@ -16,9 +16,7 @@ use aisle_registry::{
     StoreConfig, SubjectVersion,
 };
 use anyhow::Context;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 
 /// An open runtime.
@@ -228,8 +226,6 @@ struct FollowingRegistry {
     local: tokio::sync::OnceCell<LocalRegistry>,
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = aisle_registry::Result<T>> + Send + 'a>>;
-
 impl FollowingRegistry {
     /// The store, once the writer has created `_schemas`.
     async fn local(&self) -> aisle_registry::Result<Option<&LocalRegistry>> {
@@ -253,57 +249,36 @@ impl FollowingRegistry {
     }
 }
 
-// `SchemaRegistry` is an `async_trait`; this is the expansion it expects.
+#[async_trait::async_trait]
 impl SchemaRegistry for FollowingRegistry {
-    fn register<'s, 'a, 'b, 'f>(&'s self, subject: &'a str, _schema: &'b str) -> BoxFuture<'f, u32>
-    where
-        's: 'f,
-        'a: 'f,
-        'b: 'f,
-        Self: 'f,
-    {
-        Box::pin(async move {
-            Err(RegistryError::Log(LogError::ReadOnly(format!(
-                "cannot register a schema under `{subject}`: the embedded log in {} is open \
-                 read-only beside the process that writes it; register through that process",
-                self.dir.display()
-            ))))
-        })
+    async fn register(&self, subject: &str, _schema: &str) -> aisle_registry::Result<u32> {
+        Err(RegistryError::Log(LogError::ReadOnly(format!(
+            "cannot register a schema under `{subject}`: the embedded log in {} is open \
+             read-only beside the process that writes it; register through that process",
+            self.dir.display()
+        ))))
     }
 
-    fn schema_by_id<'s, 'f>(&'s self, id: u32) -> BoxFuture<'f, Arc<RegisteredSchema>>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        Box::pin(async move {
-            let Some(local) = self.local().await? else {
-                return Err(RegistryError::UnknownSchemaId(id));
-            };
-            match local.schema_by_id(id).await {
-                // Registered by the writer since `_schemas` was last read.
-                Err(RegistryError::UnknownSchemaId(_)) => {
-                    local.store().refresh().await?;
-                    local.schema_by_id(id).await
-                }
-                r => r,
+    async fn schema_by_id(&self, id: u32) -> aisle_registry::Result<Arc<RegisteredSchema>> {
+        let Some(local) = self.local().await? else {
+            return Err(RegistryError::UnknownSchemaId(id));
+        };
+        match local.schema_by_id(id).await {
+            // Registered by the writer since `_schemas` was last read.
+            Err(RegistryError::UnknownSchemaId(_)) => {
+                local.store().refresh().await?;
+                local.schema_by_id(id).await
             }
-        })
+            r => r,
+        }
     }
 
-    fn latest<'s, 'a, 'f>(&'s self, subject: &'a str) -> BoxFuture<'f, SubjectVersion>
-    where
-        's: 'f,
-        'a: 'f,
-        Self: 'f,
-    {
-        Box::pin(async move {
-            let Some(local) = self.local().await? else {
-                return Err(RegistryError::UnknownSubject(subject.to_owned()));
-            };
-            // The latest version moves: read the topic up to date first.
-            local.store().refresh().await?;
-            local.latest(subject).await
-        })
+    async fn latest(&self, subject: &str) -> aisle_registry::Result<SubjectVersion> {
+        let Some(local) = self.local().await? else {
+            return Err(RegistryError::UnknownSubject(subject.to_owned()));
+        };
+        // The latest version moves: read the topic up to date first.
+        local.store().refresh().await?;
+        local.latest(subject).await
     }
 }

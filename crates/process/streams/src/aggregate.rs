@@ -265,19 +265,25 @@ impl<A: Serialize + DeserializeOwned> WindowedAggregate<A> {
             .iter()
             .map(|w| format!("{}-{}", w.start, w.end))
             .collect();
-        side::side_record(topic, "late", rec, source, &late.reason)
-            .timestamp(input.ts)
-            .header(side::LATE_STORE, input.key.as_bytes().to_vec())
-            .header(
-                side::LATE_WINDOW_START,
-                first.start.to_string().into_bytes(),
-            )
-            .header(side::LATE_WINDOW_END, first.end.to_string().into_bytes())
-            .header(side::LATE_WINDOWS, windows.join(",").into_bytes())
-            .header(
-                side::LATE_STREAM_TIME,
-                late.closed_by.to_string().into_bytes(),
-            )
+        side::side_record(
+            topic,
+            aisle_events::dead_letter::KIND_LATE,
+            rec,
+            source,
+            &late.reason,
+        )
+        .timestamp(input.ts)
+        .header(side::LATE_STORE, input.key.as_bytes().to_vec())
+        .header(
+            side::LATE_WINDOW_START,
+            first.start.to_string().into_bytes(),
+        )
+        .header(side::LATE_WINDOW_END, first.end.to_string().into_bytes())
+        .header(side::LATE_WINDOWS, windows.join(",").into_bytes())
+        .header(
+            side::LATE_STREAM_TIME,
+            late.closed_by.to_string().into_bytes(),
+        )
     }
 
     /// Advances the stream time and returns every window it closed.
