@@ -5,7 +5,6 @@
 //! crate's clock later.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of "now" in ms since the Unix epoch. Cheap to clone; [`Clock::system`] by default.
 #[derive(Clone)]
@@ -14,12 +13,7 @@ pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
 impl Clock {
     /// The system's wall clock.
     pub fn system() -> Clock {
-        Clock::from_fn(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0)
-        })
+        Clock::from_fn(aisle_log::now_ms)
     }
 
     /// Always `ms` (tests).

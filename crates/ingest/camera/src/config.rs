@@ -41,8 +41,11 @@ pub struct CameraConfig {
     pub batch: usize,
     /// Output topic.
     pub topic: String,
-    /// Processed-images topic (compacted).
+    /// Processed-images topic (compacted); checkpoints go to `<offsets_topic>_checkpoints`.
     pub offsets_topic: String,
+    /// How much older than the camera's clock a photo's file time may be when it arrives, ms
+    /// (see [`RunOptions::margin_ms`]).
+    pub offsets_margin_ms: i64,
 }
 
 impl Default for CameraConfig {
@@ -63,6 +66,7 @@ impl Default for CameraConfig {
             batch: 16,
             topic: aisle_events::topics::SHOPPING_CART_OBJECTS.into(),
             offsets_topic: crate::offsets::OFFSETS_TOPIC.into(),
+            offsets_margin_ms: crate::run::DEFAULT_MARGIN_MS,
         }
     }
 }
@@ -103,6 +107,7 @@ impl CameraConfig {
         o.batch = self.batch.max(1);
         o.topic = self.topic.clone();
         o.offsets_topic = self.offsets_topic.clone();
+        o.margin_ms = self.offsets_margin_ms.max(0);
         o
     }
 }

@@ -44,6 +44,10 @@ pub enum CameraError {
     /// The log failed (external system; a restart resumes without loss or duplicates).
     #[error("log: {0}")]
     Log(#[from] aisle_log::LogError),
+    /// The camera's checkpoint record cannot be read (written by something else, or corrupt;
+    /// retrying will not help: delete it with a tombstone to start the camera afresh).
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// Encoding an event failed (internal bug).
     #[error("encoding: {0}")]
     Encode(String),

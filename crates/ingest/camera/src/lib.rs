@@ -6,8 +6,10 @@
 //! becomes one [`aisle_events::ShoppingCartObject`] keyed by its item name (COCO label after the
 //! [`LabelMap`]), timestamped with the capture time: EXIF DateTimeOriginal, else the time the camera saw the
 //! file (its arrival, from the injected [`Clock`]; never the file's mtime, which says when the
-//! file was copied, not when the cart was photographed). Each image is processed exactly once, also across crashes: its records and a processed marker in
-//! the compacted `_aisle_camera_offsets` topic commit in one transaction ([`offsets`]). Bad files
+//! file was copied, not when the cart was photographed). Each image is processed exactly once, also across crashes: its records, a processed marker in
+//! the compacted `_aisle_camera_offsets` topic and the camera's checkpoint (a file-time
+//! high-water mark plus the few done images above it, so a restart reads one small record
+//! however many photos were ever done) commit in one transaction ([`offsets`], [`progress`]). Bad files
 //! (empty, truncated, corrupt, not images, too large) and unreadable directories become dead
 //! letters in `shopping_cart_objects.dlq` and the camera goes on. Without a model,
 //! [`simulate()`](simulate::simulate) writes realistic events.
@@ -33,7 +35,8 @@
 //! * `model.rs`: [`Detector`] (the ONNX Runtime session), DEIMv2 and YOLOX output decoding.
 //! * `clock.rs`: [`Clock`], the injected source of arrival times.
 //! * `source.rs`: directory listing and file-system notifications; stamps each file's arrival.
-//! * `offsets.rs`: the processed-images topic.
+//! * `offsets.rs`: the markers and checkpoint topics; reading where a camera resumes.
+//! * `progress.rs`: [`progress::Progress`], the bounded done-set and its checkpoint.
 //! * `run.rs`: the pipeline (decode threads, detector thread, transactions); dead letters.
 //! * `simulate.rs`: the simulator.
 //! * `fetch.rs`: published model releases, download and sha256 check.
@@ -47,6 +50,7 @@ pub mod fetch;
 pub mod labels;
 pub mod model;
 pub mod offsets;
+pub mod progress;
 mod resample;
 pub mod run;
 pub mod simulate;

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aisle_events::{ShoppingCartObject, topics};
 use aisle_log::{Log, ProduceRecord, ProducerConfig};
@@ -121,10 +121,7 @@ pub async fn simulate(
             _ = &mut shutdown => break,
             _ = ticker.tick() => {}
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = aisle_log::now_ms();
         let ev = event(&mut rng, &opts, now);
         let rec = ProduceRecord::new(&opts.topic)
             .key(ev.class_name.clone())
