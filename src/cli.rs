@@ -211,10 +211,10 @@ pub struct RegistryServeArgs {
 pub enum BenchCmd {
     /// Produce and consume ~200-byte Avro records through the log interface; on Kafka, also raw
     /// rdkafka with the same settings on the same broker, for comparison.
-    Log(BenchLogArgs),
+    Log(crate::commands::bench::BenchLogArgs),
     /// Synthetic M5 sales replay (10M records by default) into a fresh topic: records/s; on
     /// Kafka also raw rdkafka with same-size values on the same broker.
-    Replay(crate::commands::replay::BenchReplayArgs),
+    Replay(crate::commands::bench::BenchReplayArgs),
     /// Inventory connector on a fresh table of --db (1,000,000 rows by default): initial
     /// capture rows/s, then UPDATE → `inventory_rekeyed` latency p50/p99 at a 100 ms poll.
     Inventory(crate::commands::inventory::BenchInventoryArgs),
@@ -222,26 +222,10 @@ pub enum BenchCmd {
     /// (pre-produced input, 1M by default), then end-to-end latency p50/p99 with 1 s windows;
     /// --with-reference also runs the Kafka Streams app of the original topology on the same
     /// input. Run under `taskset -c 0` to measure one core.
-    Greenlight(crate::commands::greenlight::BenchGreenlightArgs),
+    Greenlight(crate::commands::bench::BenchGreenlightArgs),
     /// Cart camera per model in ../shared/vision: images/s and p50/p99 per image (decode +
     /// detect + produce), beside Python ONNX Runtime on the same model and images.
-    Camera(crate::commands::camera::BenchCameraArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchLogArgs {
-    /// Records to produce.
-    #[arg(long, default_value_t = 2_000_000)]
-    pub records: u64,
-    /// Partitions of the benchmark topic.
-    #[arg(long, default_value_t = 4)]
-    pub partitions: i32,
-    /// Skip the consume phase.
-    #[arg(long)]
-    pub produce_only: bool,
-    /// Print acknowledged offsets to this file as they are confirmed (for crash tests).
-    #[arg(long, value_name = "FILE")]
-    pub ack_log: Option<PathBuf>,
+    Camera(crate::commands::bench::BenchCameraArgs),
 }
 
 #[derive(Debug, Args)]

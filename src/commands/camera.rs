@@ -1,4 +1,4 @@
-//! `aisle camera ...` (library: `aisle-camera`); `aisle bench camera` is in `camera_bench`.
+//! `aisle camera ...` (library: `aisle-camera`); `aisle bench camera` is in `aisle-bench`.
 
 use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
@@ -106,25 +106,6 @@ pub struct FetchArgs {
     /// Directory to save it in (default: [camera] models_dir, else ./models).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchCameraArgs {
-    /// Directory of test images.
-    #[arg(long, value_name = "DIR", default_value = "../shared/vision/images")]
-    pub images: PathBuf,
-    /// Models to measure (default: every .onnx in ../shared/vision).
-    #[arg(long = "model", value_name = "PATH")]
-    pub models: Vec<PathBuf>,
-    /// ONNX Runtime library (as for `aisle camera run`).
-    #[arg(long, value_name = "PATH")]
-    pub ort_lib: Option<PathBuf>,
-    /// Passes over the images per model.
-    #[arg(long, default_value_t = 20)]
-    pub rounds: usize,
-    /// Skip the Python ONNX Runtime reference (benches/reference/camera_onnxruntime.py).
-    #[arg(long)]
-    pub no_python: bool,
 }
 
 pub async fn run(config: &Config, cmd: CameraCmd) -> anyhow::Result<()> {
@@ -303,19 +284,4 @@ async fn fetch_model(cam: &CameraConfig, args: FetchArgs) -> anyhow::Result<()> 
         .map_err(|e| exit::fail(exit::UNAVAILABLE, e.to_string()))?;
     println!("{} (sha256 {} verified)", path.display(), rel.sha256);
     Ok(())
-}
-
-/// Files in `dir` with one of `exts`, sorted.
-pub(crate) fn list(dir: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| exit::fail(exit::CONFIG, format!("{}: {e}", dir.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
 }

@@ -2,7 +2,6 @@
 
 pub mod bench;
 pub mod camera;
-pub mod camera_bench;
 pub mod demo;
 pub mod forecast;
 pub mod greenlight;

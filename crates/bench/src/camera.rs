@@ -8,19 +8,71 @@
 //! idle while the other runs, and each pair of passes meets the same machine. Besides both
 //! sides' percentiles, it prints the median of the per-pass ratios.
 
-use crate::commands::camera::BenchCameraArgs;
-use crate::commands::camera::{list, runtime_options};
-use crate::config::Config;
-use crate::exit;
-use crate::runtime;
+use crate::{BenchError, Target};
 use aisle_camera::decode::prepare;
 use aisle_camera::model::one_label_per_box;
-use aisle_camera::{Detector, RunOptions, run};
-use aisle_log::Producer;
+use aisle_camera::{CameraConfig, Detector, RunOptions, RuntimeOptions, run};
+use aisle_log::{Log, Producer};
+use aisle_registry::SchemaRegistry;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+// tokio's clock (the workspace's rule: paused-time tests control it); unpaused it is std's.
+use tokio::time::Instant;
+
+/// What `aisle bench camera` runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Directory of test images (`--images`).
+    pub images: PathBuf,
+    /// Models to measure (`--model`); empty: every `.onnx` in the images' parent directory,
+    /// the configured default model ([`CameraConfig::model_file`]) first.
+    pub models: Vec<PathBuf>,
+    /// ONNX Runtime library and threads, as `aisle camera run` resolves them.
+    pub runtime: RuntimeOptions,
+    /// Passes over the images per model (`--rounds`), after one warm-up pass.
+    pub rounds: usize,
+    /// Run the Python ONNX Runtime reference beside (`--no-python` turns it off).
+    pub python: bool,
+    /// The `[camera]` section: threshold, threads, limits and the default model's file name.
+    pub camera: CameraConfig,
+}
+
+/// A bench with its images and models found: [`Plan::new`] looks before anything is opened.
+#[derive(Debug)]
+pub struct Plan {
+    opts: Options,
+    files: Vec<PathBuf>,
+    models: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// Lists the images and (without [`Options::models`]) the models; none of either, or a
+    /// directory that cannot be read, is a [`BenchError::Setup`].
+    pub fn new(opts: Options) -> Result<Plan, BenchError> {
+        let mut models = opts.models.clone();
+        if models.is_empty() {
+            let dir = opts.images.parent().unwrap_or(Path::new(".")).to_path_buf();
+            models = list(&dir, &["onnx"])?;
+            // The default model first.
+            models.sort_by_key(|m| !m.ends_with(&opts.camera.model_file));
+        }
+        let files = list(&opts.images, &["jpg", "jpeg", "png"])?;
+        if files.is_empty() || models.is_empty() {
+            return Err(BenchError::Setup(format!(
+                "no images or models under {}",
+                opts.images.display()
+            )));
+        }
+        Ok(Plan {
+            opts,
+            files,
+            models,
+        })
+    }
+}
 
 /// Where the reference lives, relative to the repository root (the bench's working directory).
 const REFERENCE: &str = "benches/reference/camera_onnxruntime.py";
@@ -51,24 +103,18 @@ impl Timings {
 /// `aisle bench camera`: per model, one-at-a-time passes of Aisle (read + decode + resize,
 /// inference + output decoding, producing the records durably) alternating with passes of the
 /// Python reference, then Aisle's pipelined rate (`camera run` over `rounds` copies).
-pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()> {
-    let cam = &config.camera;
-    let mut models = args.models.clone();
-    if models.is_empty() {
-        let dir = args.images.parent().unwrap_or(Path::new(".")).to_path_buf();
-        models = list(&dir, &["onnx"])?;
-        // The default model first.
-        models.sort_by_key(|m| !m.ends_with(&cam.model_file));
-    }
-    let files = list(&args.images, &["jpg", "jpeg", "png"])?;
-    if files.is_empty() || models.is_empty() {
-        return Err(exit::fail(
-            exit::CONFIG,
-            format!("no images or models under {}", args.images.display()),
-        ));
-    }
-    let opened = runtime::open_log(config).await?;
-    let log = opened.log.clone();
+pub async fn run(target: &Target, plan: Plan) -> Result<(), BenchError> {
+    Ok(bench(target, plan).await?)
+}
+
+async fn bench(target: &Target, plan: Plan) -> anyhow::Result<()> {
+    let Plan {
+        opts: args,
+        files,
+        models,
+    } = plan;
+    let cam = &args.camera;
+    let log = target.log.clone();
     let topic = format!(
         "aisle-bench-camera-{}-{}",
         std::process::id(),
@@ -76,13 +122,11 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
     );
     log.create_topic(&aisle_log::TopicSpec::new(&topic, 1))
         .await?;
-    let registry = runtime::registry(config, &log).await?;
+    let registry = target.registry.clone();
     let sid = run::register(registry.as_ref(), &topic).await?;
     let producer = log.producer(&aisle_log::ProducerConfig::default())?;
-    let rt = runtime_options(cam, args.ort_lib.as_deref());
-    let mut python = if args.no_python {
-        None
-    } else {
+    let rt = args.runtime.clone();
+    let mut python = if args.python {
         match Reference::start(&args.images, &models, cam.threads, cam.score_threshold) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -92,6 +136,8 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
                 None
             }
         }
+    } else {
+        None
     };
     println!(
         "runtime={} images={} x {} rounds, threshold {}, {} cores{}",
@@ -110,7 +156,7 @@ pub async fn bench(config: &Config, args: BenchCameraArgs) -> anyhow::Result<()>
         let (m, r) = (model.clone(), rt.clone());
         let mut det = tokio::task::spawn_blocking(move || Detector::load(&m, &r))
             .await?
-            .map_err(|e| exit::fail(exit::CONFIG, e.to_string()))?;
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
         let mut opts = cam.run_options(&args.images);
         opts.topic = topic.clone();
         let (mut ours, mut theirs) = (Timings::default(), Timings::default());
@@ -211,13 +257,13 @@ async fn aisle_pass(
 /// images/s).
 #[allow(clippy::too_many_arguments)]
 async fn pipelined(
-    log: &std::sync::Arc<dyn aisle_log::Log>,
-    registry: &std::sync::Arc<dyn aisle_registry::SchemaRegistry>,
+    log: &Arc<dyn Log>,
+    registry: &Arc<dyn SchemaRegistry>,
     model: &Path,
-    rt: &aisle_camera::RuntimeOptions,
+    rt: &RuntimeOptions,
     files: &[PathBuf],
-    args: &BenchCameraArgs,
-    cam: &aisle_camera::CameraConfig,
+    args: &Options,
+    cam: &CameraConfig,
     topic: &str,
 ) -> anyhow::Result<(u64, u64, f64)> {
     let copies = std::env::temp_dir().join(format!("aisle-bench-camera-{}", std::process::id()));
@@ -359,4 +405,20 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1)))
         .copied()
         .unwrap_or(0.0)
+}
+
+/// Files in `dir` with one of `exts`, sorted; a directory that cannot be read is the setup's
+/// fault.
+fn list(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, BenchError> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| BenchError::Setup(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
 }
