@@ -217,7 +217,7 @@ pub enum BenchCmd {
     Replay(crate::commands::bench::BenchReplayArgs),
     /// Inventory connector on a fresh table of --db (1,000,000 rows by default): initial
     /// capture rows/s, then UPDATE → `inventory_rekeyed` latency p50/p99 at a 100 ms poll.
-    Inventory(crate::commands::inventory::BenchInventoryArgs),
+    Inventory(crate::commands::bench::BenchInventoryArgs),
     /// Green Light Special: cart objects/s through join + window + emit with exactly-once on
     /// (pre-produced input, 1M by default), then end-to-end latency p50/p99 with 1 s windows;
     /// --with-reference also runs the Kafka Streams app of the original topology on the same

@@ -1,12 +1,12 @@
 //! `aisle bench ...`: the flags of each benchmark, mapped to the options of its driver in
 //! `aisle-bench` (which also runs the reference implementations), on the configured runtime.
-//! `bench inventory` still lives with the connector's CLI (`commands/inventory.rs`).
 
 use crate::cli::BenchCmd;
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
 use aisle_bench::{BenchError, Kafka, Target};
+use aisle_inventory::InventoryError;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -20,7 +20,14 @@ pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Replay(args) => {
             aisle_bench::replay::run(&target(config).await?, &args.options()).await
         }
-        BenchCmd::Inventory(args) => return crate::commands::inventory::bench(config, args).await,
+        BenchCmd::Inventory(args) => {
+            // The table is loaded before the runtime is opened: a database that is not there
+            // fails first, with nothing of the data directory touched.
+            let loaded = aisle_bench::inventory::load(args.options())
+                .await
+                .map_err(fail)?;
+            aisle_bench::inventory::run(&target(config).await?, loaded).await
+        }
         BenchCmd::Greenlight(args) => {
             aisle_bench::greenlight::run(&target(config).await?, &args.options()).await
         }
@@ -49,12 +56,17 @@ async fn target(config: &Config) -> anyhow::Result<Target> {
 }
 
 /// A bench's error as the process reports it: a setup problem (images, models, ONNX Runtime)
-/// is bad configuration (exit 3); anything else keeps its cause chain for [`exit::code_for`].
+/// is bad configuration (exit 3); the inventory connector's errors get the codes of
+/// `connect inventory` (configuration 3, database unreachable 5); anything else keeps its cause
+/// chain for [`exit::code_for`].
 fn fail(e: BenchError) -> anyhow::Error {
     match e {
         BenchError::Setup(m) => exit::fail(exit::CONFIG, m),
         BenchError::Options(m) => anyhow::anyhow!(m),
-        BenchError::Run(e) => e,
+        BenchError::Run(e) => match e.downcast::<InventoryError>() {
+            Ok(e) => crate::commands::inventory::exit_error(e),
+            Err(e) => e,
+        },
     }
 }
 
@@ -108,6 +120,46 @@ impl BenchReplayArgs {
             records: self.records,
             raw: !self.no_raw,
             reference: self.reference,
+        }
+    }
+}
+
+/// `aisle bench inventory`.
+#[derive(Debug, Args)]
+pub struct BenchInventoryArgs {
+    /// Database to benchmark on (a fresh table is created there and dropped afterwards).
+    #[arg(long, value_name = "URL")]
+    pub db: String,
+    /// Rows of the initial capture.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// UPDATEs whose latency (commit → record readable in the rekeyed topic) is measured.
+    #[arg(long, default_value_t = 1000)]
+    pub updates: u64,
+    /// UPDATEs per second during the latency phase.
+    #[arg(long, default_value_t = 50)]
+    pub update_rate: u64,
+    /// Poll interval of the latency phase, ms.
+    #[arg(long, default_value_t = 100)]
+    pub poll_interval_ms: u64,
+    /// Timestamp delay, ms (see `connect inventory --help`).
+    #[arg(long, default_value_t = 200)]
+    pub timestamp_delay_ms: u64,
+    /// Rows per query and transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch_rows: u32,
+}
+
+impl BenchInventoryArgs {
+    fn options(self) -> aisle_bench::inventory::Options {
+        aisle_bench::inventory::Options {
+            db_url: self.db,
+            rows: self.rows,
+            updates: self.updates,
+            update_rate: self.update_rate,
+            poll_interval_ms: self.poll_interval_ms,
+            timestamp_delay_ms: self.timestamp_delay_ms,
+            batch_rows: self.batch_rows,
         }
     }
 }

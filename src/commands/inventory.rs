@@ -1,18 +1,11 @@
-//! `aisle connect inventory`, `aisle inventory init` and `aisle bench inventory` (library:
-//! `aisle-inventory`).
+//! `aisle connect inventory` and `aisle inventory init` (library: `aisle-inventory`).
+//! `aisle bench inventory` is in `aisle-bench` (`crates/bench/src/inventory.rs`); its errors get
+//! this file's exit codes ([`exit_error`]).
 
 use crate::config::Config;
 use crate::{exit, runtime};
-use aisle_inventory::{Connector, Db, InventoryConfig, InventoryError, Mode, SEED_ROWS, sqlx};
-use aisle_log::{ConsumerConfig, Offset, TopicPartition};
-use anyhow::Context;
+use aisle_inventory::{Connector, InventoryConfig, InventoryError, Mode};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::HashMap;
-use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectCmd {
@@ -90,32 +83,6 @@ pub struct ConnectInventoryArgs {
     pub once: bool,
 }
 
-/// `aisle bench inventory`.
-#[derive(Debug, Args)]
-pub struct BenchInventoryArgs {
-    /// Database to benchmark on (a fresh table is created there and dropped afterwards).
-    #[arg(long, value_name = "URL")]
-    pub db: String,
-    /// Rows of the initial capture.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rows: u64,
-    /// UPDATEs whose latency (commit → record readable in the rekeyed topic) is measured.
-    #[arg(long, default_value_t = 1000)]
-    pub updates: u64,
-    /// UPDATEs per second during the latency phase.
-    #[arg(long, default_value_t = 50)]
-    pub update_rate: u64,
-    /// Poll interval of the latency phase, ms.
-    #[arg(long, default_value_t = 100)]
-    pub poll_interval_ms: u64,
-    /// Timestamp delay, ms (see `connect inventory --help`).
-    #[arg(long, default_value_t = 200)]
-    pub timestamp_delay_ms: u64,
-    /// Rows per query and transaction.
-    #[arg(long, default_value_t = 10_000)]
-    pub batch_rows: u32,
-}
-
 fn db_url(config: &Config, db: &DbArgs) -> String {
     db.db
         .clone()
@@ -124,7 +91,7 @@ fn db_url(config: &Config, db: &DbArgs) -> String {
 
 /// Maps library errors to exit codes: configuration and schema problems are CONFIG (3), an
 /// unreachable database UNAVAILABLE (5).
-fn exit_error(e: InventoryError) -> anyhow::Error {
+pub(crate) fn exit_error(e: InventoryError) -> anyhow::Error {
     let code = match &e {
         InventoryError::Config(_) | InventoryError::Schema(_) => exit::CONFIG,
         InventoryError::Unreachable { .. } => exit::UNAVAILABLE,
@@ -202,221 +169,4 @@ pub async fn connect(config: &Config, cmd: ConnectCmd) -> anyhow::Result<()> {
         summary.rows, summary.rekeyed, summary.tombstones, summary.dead_letters
     );
     Ok(())
-}
-
-/// `aisle bench inventory`: initial capture rows/s, then UPDATE → rekeyed-record latency.
-pub async fn bench(config: &Config, args: BenchInventoryArgs) -> anyhow::Result<()> {
-    let suffix = format!("{:x}", aisle_log::now_ms());
-    let table = format!("aisle_bench_inventory_{suffix}");
-    let db = Db::connect(&args.db).await.map_err(exit_error)?;
-    aisle_inventory::init(&args.db, &table)
-        .await
-        .map_err(exit_error)?;
-    let t = db.dialect.quote(&table);
-    sqlx::query(&format!("DELETE FROM {t}"))
-        .execute(&db.pool)
-        .await
-        .context("emptying the bench table")?;
-    // Load: multi-row INSERTs, one distinct name per row (so each row is its own key).
-    let load = Instant::now();
-    let pb = progress(args.rows, "load");
-    let chunk = 1000u64;
-    let mut next = 0u64;
-    while next < args.rows {
-        let n = chunk.min(args.rows - next);
-        let values: Vec<String> = (next..next + n)
-            .map(|i| {
-                let (_, upsell, count) = SEED_ROWS[(i % 7) as usize];
-                format!("('item-{i:07}', '{upsell}', {count})")
-            })
-            .collect();
-        sqlx::query(&format!(
-            "INSERT INTO {t} (name, upsell_item, count) VALUES {}",
-            values.join(",")
-        ))
-        .execute(&db.pool)
-        .await
-        .context("loading the bench table")?;
-        next += n;
-        pb.set_position(next);
-    }
-    pb.finish_and_clear();
-    let load_secs = load.elapsed().as_secs_f64();
-    let first_id: i64 = sqlx::Row::try_get(
-        &sqlx::query(&format!(
-            "SELECT CAST(MIN(id) AS {}) FROM {t}",
-            int_cast(db.dialect)
-        ))
-        .fetch_one(&db.pool)
-        .await
-        .context("reading the first id")?,
-        0,
-    )?;
-    tokio::time::sleep(Duration::from_millis(args.timestamp_delay_ms + 50)).await;
-
-    let opened = runtime::open_log(config).await?;
-    let log = opened.log.clone();
-    let registry = runtime::registry(config, &log).await?;
-    let cfg = InventoryConfig {
-        db_url: Some(args.db.clone()),
-        table: table.clone(),
-        poll_interval_ms: args.poll_interval_ms,
-        timestamp_delay_ms: args.timestamp_delay_ms,
-        delete_scan_interval_ms: 0,
-        batch_rows: args.batch_rows,
-        name: format!("bench-{suffix}"),
-        jdbc_topic: format!("bench_inventory_jdbc_{suffix}"),
-        rekeyed_topic: format!("bench_inventory_rekeyed_{suffix}"),
-        offsets_topic: format!("bench_inventory_offsets_{suffix}"),
-        dlq_topic: Some(format!("bench_inventory_{suffix}.dlq")),
-        ..Default::default()
-    };
-    let connector = Connector::start(cfg.clone(), &args.db, log.clone(), registry.clone(), false)
-        .await
-        .map_err(exit_error)?;
-    let stats = connector.stats();
-    let pb = progress(args.rows, "capture");
-    let watch = {
-        let stats = stats.clone();
-        let pb = pb.clone();
-        tokio::spawn(async move {
-            loop {
-                pb.set_position(stats.rows.load(Ordering::Relaxed));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
-    let start = Instant::now();
-    let summary = connector.run_until_caught_up().await.map_err(exit_error)?;
-    let capture_secs = start.elapsed().as_secs_f64();
-    watch.abort();
-    pb.finish_and_clear();
-    anyhow::ensure!(
-        summary.rows == args.rows && summary.rekeyed == args.rows,
-        "captured {} rows ({} rekeyed), expected {}",
-        summary.rows,
-        summary.rekeyed,
-        args.rows
-    );
-
-    // Latency: the connector runs as a service; UPDATEs are spread at --update-rate, each on
-    // its own row (its own key), timed from the UPDATE's commit to the record's arrival.
-    let mut consumer = log.consumer(&ConsumerConfig {
-        client_id: "aisle-bench-inventory".into(),
-        ..Default::default()
-    })?;
-    let tp = TopicPartition::new(&cfg.rekeyed_topic, 0);
-    consumer.assign(&[(tp.clone(), Offset::End)])?;
-    consumer.poll(Duration::from_millis(100)).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // Started (offset and live keys read back) before the first UPDATE, so start-up is not
-    // counted as latency.
-    let service = Connector::start(cfg.clone(), &args.db, log.clone(), registry, false)
-        .await
-        .map_err(exit_error)?;
-    let service = tokio::spawn(service.run(async {
-        let _ = stop_rx.await;
-    }));
-    let sent: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
-    let updater = {
-        let sent = sent.clone();
-        let pool = db.pool.clone();
-        let t = t.clone();
-        let (updates, rate, rows) = (args.updates, args.update_rate.max(1), args.rows);
-        tokio::spawn(async move {
-            let gap = Duration::from_secs_f64(1.0 / rate as f64);
-            for k in 0..updates {
-                let i = (k * 7919) % rows;
-                let name = format!("item-{i:07}");
-                // By primary key (row i has id first_id + i): the UPDATE itself stays cheap.
-                sqlx::query(&format!(
-                    "UPDATE {t} SET count = count + 1 WHERE id = {}",
-                    first_id + i as i64
-                ))
-                .execute(&pool)
-                .await?;
-                sent.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(name, Instant::now());
-                tokio::time::sleep(gap).await;
-            }
-            anyhow::Ok(())
-        })
-    };
-    let mut lat = Vec::with_capacity(args.updates as usize);
-    let deadline =
-        Instant::now() + Duration::from_secs(args.updates / args.update_rate.max(1) + 60);
-    while (lat.len() as u64) < args.updates && Instant::now() < deadline {
-        for rec in consumer.poll(Duration::from_millis(50)).await? {
-            let now = Instant::now();
-            let Some(key) = rec
-                .key
-                .as_ref()
-                .map(|k| String::from_utf8_lossy(k).into_owned())
-            else {
-                continue;
-            };
-            if let Some(t0) = sent.lock().unwrap_or_else(|e| e.into_inner()).remove(&key) {
-                lat.push(now.duration_since(t0).as_secs_f64() * 1000.0);
-            }
-        }
-    }
-    updater.await??;
-    let _ = stop_tx.send(());
-    service.await?.map_err(exit_error)?;
-    let _ = sqlx::query(&format!("DROP TABLE {t}"))
-        .execute(&db.pool)
-        .await;
-    anyhow::ensure!(
-        lat.len() as u64 == args.updates,
-        "only {} of {} updates arrived",
-        lat.len(),
-        args.updates
-    );
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
-    println!("runtime: {} ; database: {}", log.runtime(), db.url_redacted);
-    println!(
-        "load      {:>9} rows in {:>6.1} s (multi-row INSERTs, not part of the figure)",
-        args.rows, load_secs
-    );
-    println!(
-        "capture   {:>9} rows in {:>6.1} s = {:>9.0} rows/s (batch {} rows/transaction, both topics + offsets)",
-        args.rows,
-        capture_secs,
-        args.rows as f64 / capture_secs,
-        args.batch_rows
-    );
-    println!(
-        "latency   {} UPDATEs at {}/s, poll {} ms, delay {} ms: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        args.updates,
-        args.update_rate,
-        args.poll_interval_ms,
-        args.timestamp_delay_ms,
-        pct(0.50),
-        pct(0.99),
-        lat[lat.len() - 1]
-    );
-    Ok(())
-}
-
-fn int_cast(d: aisle_inventory::Dialect) -> &'static str {
-    match d {
-        aisle_inventory::Dialect::MySql => "SIGNED",
-        aisle_inventory::Dialect::Postgres => "BIGINT",
-        aisle_inventory::Dialect::Sqlite => "INTEGER",
-    }
-}
-
-fn progress(len: u64, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>8} [{bar:40}] {human_pos}/{human_len} {per_sec}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_string());
-    pb
 }

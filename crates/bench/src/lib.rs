@@ -1,8 +1,9 @@
 //! Aisle's benchmark drivers and the runners of the reference implementations they are compared
-//! with: everything behind `aisle bench log|replay|greenlight|camera`. The binary parses the
-//! flags, opens the configured runtime and hands this crate a [`Target`] (the open log and
-//! schema registry, plus the Kafka settings raw comparisons need) and one plain options struct
-//! per bench; figures go to stdout as the drivers print them, and BENCHMARKS.md records them.
+//! with: everything behind `aisle bench log|replay|inventory|greenlight|camera`. The binary
+//! parses the flags, opens the configured runtime and hands this crate a [`Target`] (the open
+//! log and schema registry, plus the Kafka settings raw comparisons need) and one plain options
+//! struct per bench; figures go to stdout as the drivers print them, and BENCHMARKS.md records
+//! them.
 //!
 //! # Layout
 //! * [`log`]: produce / consume throughput of ~200-byte Avro records through the `Log`
@@ -10,15 +11,16 @@
 //! * [`replay`]: the synthetic M5 sales replay into a fresh topic; on Kafka also raw rdkafka
 //!   sending the replay's own records, and the Python producer of
 //!   `benches/reference/sales_producer.py` (`aisle bench replay`).
+//! * [`inventory`]: the inventory connector on a fresh table of any database it speaks
+//!   (MySQL/MariaDB, PostgreSQL, SQLite): initial capture rows/s, then UPDATE → rekeyed-record
+//!   latency (`aisle bench inventory`). The table is loaded ([`inventory::load`]) before the
+//!   runtime is opened, and dropped afterwards.
 //! * [`greenlight`]: the Green Light Special's exactly-once throughput on pre-produced input and
 //!   its end-to-end latency; on Kafka also the Kafka Streams app of
 //!   `benches/reference/kafka-streams-greenlight` (`aisle bench greenlight`).
 //! * [`camera`]: per-image time of the cart camera, pass by pass beside Python ONNX Runtime
 //!   (`benches/reference/camera_onnxruntime.py --serve`), and its pipelined rate
 //!   (`aisle bench camera`).
-//!
-//! The inventory connector's bench (`aisle bench inventory`) is not here yet: it still lives
-//! with the connector's CLI in the binary.
 //!
 //! # Example
 //!
@@ -43,6 +45,7 @@
 
 pub mod camera;
 pub mod greenlight;
+pub mod inventory;
 pub mod log;
 pub mod replay;
 
