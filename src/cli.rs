@@ -61,16 +61,16 @@ pub struct GlobalArgs {
 pub enum Command {
     /// List, create and read topics.
     #[command(subcommand)]
-    Topic(TopicCmd),
+    Topic(crate::commands::topic::TopicCmd),
     /// Inspect the embedded runtime's on-disk log.
     #[command(subcommand)]
-    Log(LogCmd),
+    Log(crate::commands::log::LogCmd),
     /// Run the Confluent-compatible schema registry.
     #[command(subcommand)]
-    Registry(RegistryCmd),
+    Registry(crate::commands::registry::RegistryCmd),
     /// Measure throughput (results go to stdout; record them in BENCHMARKS.md).
     #[command(subcommand)]
-    Bench(BenchCmd),
+    Bench(crate::commands::bench::BenchCmd),
     /// Replay historical data (the M5 Walmart sales) as live streams.
     #[command(subcommand)]
     Replay(crate::commands::replay::ReplayCmd),
@@ -94,7 +94,7 @@ pub enum Command {
     #[command(subcommand)]
     Camera(crate::commands::camera::CameraCmd),
     /// Run the whole pipeline on embedded defaults until Ctrl-C or --duration.
-    Demo(DemoArgs),
+    Demo(crate::commands::demo::DemoArgs),
     /// Serve the live dashboard, the JSON API (OpenAPI at /openapi.yaml) and /metrics
     /// (default http://127.0.0.1:8080). Read-only: it tails the topics, it changes nothing.
     ///
@@ -104,150 +104,4 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
     /// Print the resolved configuration as TOML.
     Config,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TopicCmd {
-    /// List topics with partitions, cleanup policy and record offsets.
-    ///
-    /// On an embedded --data-dir another process holds (a running `aisle demo`, a replay),
-    /// it reads the directory read-only beside that process.
-    List,
-    /// Create a topic (or all of Aisle's standard topics with --standard). Writes: an embedded
-    /// --data-dir another process holds is refused (create it through that process).
-    Create(TopicCreateArgs),
-    /// Print records as JSON lines: {"topic","partition","offset","timestamp","key","value"},
-    /// Avro values decoded through the schema registry (like kafka-avro-console-consumer).
-    ///
-    /// Watch a running pipeline (like kcat -C): `aisle topic dump sales --follow` beside an
-    /// `aisle demo` on the same --data-dir. On the embedded runtime a dump opens a directory
-    /// another process holds read-only, and --follow never takes the lock, so the pipeline can
-    /// also start after it. A reader sees whole, checksum-valid batches as they are written
-    /// (within about 100 ms) and a transaction's records once it commits.
-    Dump(TopicDumpArgs),
-    /// Write records read as JSON lines from stdin, like kafka-avro-console-producer:
-    /// {"key": "cup", "value": {...}, "partition": 0, "timestamp": 1700000000000, "headers": {"k": "v"}}.
-    /// Values use Avro's JSON encoding (unions as {"string": "x"}), are encoded with --schema and
-    /// registered as `<topic>-value`; "value": null writes a tombstone. Writes: an embedded
-    /// --data-dir another process holds is refused.
-    Produce(TopicProduceArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct TopicProduceArgs {
-    /// Topic to write to (must exist).
-    pub topic: String,
-    /// Avro schema of the values (.avsc), e.g. schemas/sales_record.avsc.
-    #[arg(long, value_name = "FILE")]
-    pub schema: std::path::PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct TopicCreateArgs {
-    /// Topic name (omit with --standard).
-    #[arg(required_unless_present = "standard")]
-    pub name: Option<String>,
-    /// Number of partitions.
-    #[arg(long, default_value_t = 1)]
-    pub partitions: i32,
-    /// Replication factor (Kafka only).
-    #[arg(long)]
-    pub replication: Option<i16>,
-    /// Keep only the latest record per key (cleanup.policy=compact).
-    #[arg(long)]
-    pub compact: bool,
-    /// Create every standard Aisle topic with its default layout (see ARCHITECTURE.md).
-    #[arg(long, conflicts_with = "name")]
-    pub standard: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct TopicDumpArgs {
-    /// Topic to read.
-    pub topic: String,
-    /// Read from the earliest retained record (default: the beginning too, unless --follow).
-    #[arg(long)]
-    pub from_beginning: bool,
-    /// Stop after this many records.
-    #[arg(long, value_name = "N")]
-    pub max: Option<u64>,
-    /// Keep waiting for new records instead of exiting at the end; starts at the end of each
-    /// partition unless --from-beginning. Stop with Ctrl-C or --max.
-    #[arg(long)]
-    pub follow: bool,
-    /// Only this partition.
-    #[arg(long)]
-    pub partition: Option<i32>,
-    /// Print values as raw hex instead of decoding Avro.
-    #[arg(long)]
-    pub raw: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum LogCmd {
-    /// Check every segment of the embedded log (CRCs, framing, indexes) without changing it;
-    /// print per-topic record counts. Exit 4 on corruption. A torn tail left by a crash is
-    /// reported but is not corruption: the next open cuts it.
-    ///
-    /// It takes no lock, so it also checks a directory a running pipeline is writing: a batch
-    /// being appended at that moment is a note, not corruption, and the counts are a snapshot.
-    Verify,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RegistryCmd {
-    /// Serve the registry's REST API (Confluent-compatible) over the current runtime's `_schemas`.
-    Serve(RegistryServeArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct RegistryServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
-    pub listen: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCmd {
-    /// Produce and consume ~200-byte Avro records through the log interface; on Kafka, also raw
-    /// rdkafka with the same settings on the same broker, for comparison.
-    Log(crate::commands::bench::BenchLogArgs),
-    /// Synthetic M5 sales replay (10M records by default) into a fresh topic: records/s; on
-    /// Kafka also raw rdkafka with same-size values on the same broker.
-    Replay(crate::commands::bench::BenchReplayArgs),
-    /// Inventory connector on a fresh table of --db (1,000,000 rows by default): initial
-    /// capture rows/s, then UPDATE → `inventory_rekeyed` latency p50/p99 at a 100 ms poll.
-    Inventory(crate::commands::bench::BenchInventoryArgs),
-    /// Green Light Special: cart objects/s through join + window + emit with exactly-once on
-    /// (pre-produced input, 1M by default), then end-to-end latency p50/p99 with 1 s windows;
-    /// --with-reference also runs the Kafka Streams app of the original topology on the same
-    /// input. Run under `taskset -c 0` to measure one core.
-    Greenlight(crate::commands::bench::BenchGreenlightArgs),
-    /// Cart camera per model in ../shared/vision: images/s and p50/p99 per image (decode +
-    /// detect + produce), beside Python ONNX Runtime on the same model and images.
-    Camera(crate::commands::bench::BenchCameraArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<u64>,
-    /// Address for the demo's schema registry (empty to disable).
-    #[arg(long, default_value = "127.0.0.1:8081")]
-    pub registry_listen: String,
-    /// Sample cart photos for the real detector (e.g. ../shared/vision/images); with a model
-    /// (--model, AISLE_MODEL or [camera] models_dir) and ONNX Runtime installed, the demo detects
-    /// them first, then the simulator keeps carts coming.
-    #[arg(long, env = "AISLE_DEMO_IMAGES", value_name = "DIR")]
-    pub images: Option<PathBuf>,
-    /// Detector model for --images (.onnx; default: AISLE_MODEL, then [camera] models_dir).
-    #[arg(long, value_name = "PATH")]
-    pub model: Option<PathBuf>,
-    /// Simulated cart detections per second.
-    #[arg(long, default_value_t = 5.0, value_name = "N")]
-    pub cart_rate: f64,
-    /// Don't serve the dashboard ([serve] listen, default http://127.0.0.1:8080).
-    #[arg(long)]
-    pub no_serve: bool,
 }

@@ -6,7 +6,7 @@
 //! * `cli.rs`: the clap definitions and their help text.
 //! * `config.rs`: TOML + environment + flags into one validated configuration.
 //! * `runtime.rs`: opens the chosen log and schema registry.
-//! * `exit.rs`: exit codes.
+//! * `exit.rs`: exit codes; `signal.rs`: Ctrl-C and SIGTERM, the shutdown of every command.
 //! * `commands/`: one file per subcommand group.
 
 mod cli;
@@ -15,6 +15,7 @@ mod config;
 mod exit;
 mod metrics;
 mod runtime;
+mod signal;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -1,14 +1,34 @@
 //! `aisle bench ...`: the flags of each benchmark, mapped to the options of its driver in
 //! `aisle-bench` (which also runs the reference implementations), on the configured runtime.
 
-use crate::cli::BenchCmd;
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
 use aisle_bench::{BenchError, Kafka, Target};
 use aisle_inventory::InventoryError;
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Produce and consume ~200-byte Avro records through the log interface; on Kafka, also raw
+    /// rdkafka with the same settings on the same broker, for comparison.
+    Log(crate::commands::bench::BenchLogArgs),
+    /// Synthetic M5 sales replay (10M records by default) into a fresh topic: records/s; on
+    /// Kafka also raw rdkafka with same-size values on the same broker.
+    Replay(crate::commands::bench::BenchReplayArgs),
+    /// Inventory connector on a fresh table of --db (1,000,000 rows by default): initial
+    /// capture rows/s, then UPDATE → `inventory_rekeyed` latency p50/p99 at a 100 ms poll.
+    Inventory(crate::commands::bench::BenchInventoryArgs),
+    /// Green Light Special: cart objects/s through join + window + emit with exactly-once on
+    /// (pre-produced input, 1M by default), then end-to-end latency p50/p99 with 1 s windows;
+    /// --with-reference also runs the Kafka Streams app of the original topology on the same
+    /// input. Run under `taskset -c 0` to measure one core.
+    Greenlight(crate::commands::bench::BenchGreenlightArgs),
+    /// Cart camera per model in ../shared/vision: images/s and p50/p99 per image (decode +
+    /// detect + produce), beside Python ONNX Runtime on the same model and images.
+    Camera(crate::commands::bench::BenchCameraArgs),
+}
 
 pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
     let result = match cmd {

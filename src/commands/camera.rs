@@ -1,15 +1,15 @@
 //! `aisle camera ...` (library: `aisle-camera`); `aisle bench camera` is in `aisle-bench`.
 
-use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
+use crate::signal::shutdown_signal;
 use aisle_camera::decode::{ImageLimits, prepare_with};
 use aisle_camera::model::one_label_per_box;
 use aisle_camera::{CameraConfig, Detector, RuntimeOptions, SimOptions, fetch, run};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use tokio::time::Instant;
 
 #[derive(Debug, Subcommand)]
 pub enum CameraCmd {
@@ -194,6 +194,8 @@ async fn detect(cam: &CameraConfig, args: DetectArgs) -> anyhow::Result<()> {
 }
 
 async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM while the camera starts still stops it cleanly.
+    let shutdown = shutdown_signal();
     let cam = &config.camera;
     let detector = load_detector(cam, &args.model).await?;
     let mut opts = cam.run_options(&args.images);
@@ -224,7 +226,7 @@ async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         log.runtime()
     );
     let started = Instant::now();
-    let s = run::run(log, registry, detector, opts, shutdown_signal()).await?;
+    let s = run::run(log, registry, detector, opts, shutdown).await?;
     println!(
         "camera: {} images in {:.1} s, {} detections written, {} dead letters, {} already done by an earlier run",
         s.images,
@@ -237,6 +239,8 @@ async fn camera_run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM while the camera starts still stops it cleanly.
+    let shutdown = shutdown_signal();
     if !(args.rate > 0.0 && args.rate.is_finite()) {
         return Err(exit::fail(
             exit::CONFIG,
@@ -258,7 +262,7 @@ async fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
         "camera simulator: {} events/s → {} (no model; simulated detections)",
         opts.rate, opts.topic
     );
-    let n = aisle_camera::simulate::simulate(log, registry, opts, shutdown_signal()).await?;
+    let n = aisle_camera::simulate::simulate(log, registry, opts, shutdown).await?;
     println!("camera simulator: {n} events written");
     Ok(())
 }

@@ -13,19 +13,44 @@
 //! * the M5 sales replay (synthetic, one day per second per store);
 //! * the dashboard and API (`aisle serve`) at `[serve] listen` (default http://127.0.0.1:8080).
 
-use crate::cli::DemoArgs;
-use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
 use crate::runtime;
+use crate::signal::shutdown_signal;
 use aisle_camera::{CameraSource, RuntimeOptions, SimOptions};
 use aisle_events::{Event, GreenLightSpecial, topics, wire};
 use aisle_log::{ConsumerConfig, Log, Offset, TopicPartition};
 use aisle_registry::{LocalRegistry, SchemaRegistry};
+use clap::Args;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Address for the demo's schema registry (empty to disable).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub registry_listen: String,
+    /// Sample cart photos for the real detector (e.g. ../shared/vision/images); with a model
+    /// (--model, AISLE_MODEL or [camera] models_dir) and ONNX Runtime installed, the demo detects
+    /// them first, then the simulator keeps carts coming.
+    #[arg(long, env = "AISLE_DEMO_IMAGES", value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Detector model for --images (.onnx; default: AISLE_MODEL, then [camera] models_dir).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Simulated cart detections per second.
+    #[arg(long, default_value_t = 5.0, value_name = "N")]
+    pub cart_rate: f64,
+    /// Don't serve the dashboard ([serve] listen, default http://127.0.0.1:8080).
+    #[arg(long)]
+    pub no_serve: bool,
+}
 
 /// Demo window sizes: short, so specials appear within the first minute.
 const WINDOW_MS: u64 = 10_000;
@@ -316,19 +341,18 @@ async fn replay_sales(
     registry: &Arc<dyn SchemaRegistry>,
     until: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    use crate::commands::replay::{Quiet, SalesArgs, sales_on};
-    let args = SalesArgs {
-        data: None,
-        synthetic: true,
-        days: Some("1..1941".into()),
-        stores: Vec::new(),
-        speed: "1".into(),
-        topic: topics::SALES.into(),
-    };
-    let (config, log, registry) = (config.clone(), log.clone(), registry.clone());
+    use aisle_sales::{ReplayOptions, Source, Speed};
+    // The same library call as `aisle replay sales --synthetic --days 1..1941 --speed 1`.
+    let mut opts = ReplayOptions::new(Source::Synthetic);
+    opts.days = Some((1, 1941));
+    opts.speed = Speed::DaysPerSecond(1.0);
+    opts.topic = topics::SALES.into();
+    opts.replication = config.kafka.replication;
+    let (log, registry) = (log.clone(), registry.clone());
     println!("sales replay: synthetic M5 (labelled stand-in data), 1 day/s per store");
     Ok(tokio::spawn(async move {
-        sales_on(log, registry, &config, &args, Arc::new(Quiet), until).await?;
+        let quiet = Arc::new(aisle_sales::Quiet);
+        aisle_sales::replay(log, registry, opts, quiet, until).await?;
         Ok(())
     }))
 }

@@ -4,14 +4,14 @@ use crate::config::Config;
 use crate::runtime;
 use aisle_events::topics;
 use aisle_forecast::backtest::backtest;
-use aisle_forecast::data::find;
 use aisle_forecast::dataset::{Inputs, M5Data};
 use aisle_forecast::evaluate::{self, EvalFiles};
-use aisle_forecast::hierarchy::Hierarchy;
 use aisle_forecast::models::{self, Model};
 use aisle_forecast::scales::{self, ScaleSource};
 use aisle_forecast::stream::{self, RunOptions};
 use aisle_forecast::wspl::{self, QuantileModel};
+use aisle_m5::files::find;
+use aisle_m5::hierarchy::Hierarchy;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::ops::RangeInclusive;
@@ -263,6 +263,9 @@ pub async fn run(config: &Config, cmd: ForecastCmd) -> anyhow::Result<()> {
 }
 
 async fn run_stream(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM while the data loads or the state restores still stops the
+    // forecaster cleanly.
+    let shutdown = crate::signal::shutdown_signal();
     let model: Arc<dyn Model> = Arc::from(
         models::by_name(&args.model)
             .with_context(|| format!("--model `{}`: unknown model", args.model))?,
@@ -287,9 +290,6 @@ async fn run_stream(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     opts.submission = args.submission;
     opts.quantile_submission = args.quantiles;
     opts.horizon = args.horizon;
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     let s = stream::run(log, registry, inputs, model, opts, shutdown).await?;
     println!(
         "forecast: {} records applied ({} skipped), {} series through d_{}, {} forecasts published",

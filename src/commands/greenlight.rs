@@ -101,8 +101,10 @@ impl GreenlightArgs {
     }
 }
 
-/// Runs the processor until Ctrl-C or `--duration`.
+/// Runs the processor until Ctrl-C, SIGTERM or `--duration`.
 pub async fn run(config: &Config, args: GreenlightArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM while the processor starts still stops it cleanly.
+    let signal = crate::signal::shutdown_signal();
     let cfg = args.apply(&config.greenlight);
     cfg.validate().map_err(|e| exit::fail(exit::CONFIG, e))?;
     let opened = crate::runtime::open_log(config).await?;
@@ -113,12 +115,10 @@ pub async fn run(config: &Config, args: GreenlightArgs) -> anyhow::Result<()> {
             Some(d) => {
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = signal => {}
                 }
             }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            None => signal.await,
         }
     };
     let stats = aisle_greenlight::run(opened.log.clone(), registry, cfg, shutdown)

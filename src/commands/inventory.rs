@@ -149,6 +149,8 @@ fn connector_config(config: &Config, a: &ConnectInventoryArgs) -> anyhow::Result
 
 pub async fn connect(config: &Config, cmd: ConnectCmd) -> anyhow::Result<()> {
     let ConnectCmd::Inventory(args) = cmd;
+    // Installed first: a SIGTERM while the connector starts still stops it cleanly.
+    let shutdown = crate::signal::shutdown_signal();
     let cfg = connector_config(config, &args)?;
     let url = cfg.db_url.clone().unwrap_or_default();
     let opened = runtime::open_log(config).await?;
@@ -159,9 +161,7 @@ pub async fn connect(config: &Config, cmd: ConnectCmd) -> anyhow::Result<()> {
     let summary = if args.once {
         connector.run_until_caught_up().await
     } else {
-        connector
-            .run(crate::commands::registry::shutdown_signal())
-            .await
+        connector.run(shutdown).await
     }
     .map_err(exit_error)?;
     println!(

@@ -1,9 +1,20 @@
 //! `aisle log verify`: reads the files only (no lock, no recovery), so it also checks a data
 //! directory a running pipeline is writing.
 
-use crate::cli::LogCmd;
 use crate::config::{Config, Runtime};
 use crate::exit;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum LogCmd {
+    /// Check every segment of the embedded log (CRCs, framing, indexes) without changing it;
+    /// print per-topic record counts. Exit 4 on corruption. A torn tail left by a crash is
+    /// reported but is not corruption: the next open cuts it.
+    ///
+    /// It takes no lock, so it also checks a directory a running pipeline is writing: a batch
+    /// being appended at that moment is a note, not corruption, and the counts are a snapshot.
+    Verify,
+}
 
 pub async fn run(config: &Config, cmd: LogCmd) -> anyhow::Result<()> {
     match cmd {

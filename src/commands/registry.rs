@@ -1,9 +1,23 @@
 //! `aisle registry serve`.
 
-use crate::cli::{RegistryCmd, RegistryServeArgs};
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
+use crate::signal::shutdown_signal;
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCmd {
+    /// Serve the registry's REST API (Confluent-compatible) over the current runtime's `_schemas`.
+    Serve(RegistryServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub listen: String,
+}
 
 pub async fn run(config: &Config, cmd: RegistryCmd) -> anyhow::Result<()> {
     match cmd {
@@ -36,23 +50,4 @@ async fn serve(config: &Config, args: RegistryServeArgs) -> anyhow::Result<()> {
     aisle_registry::serve(store, listener, shutdown_signal()).await?;
     tracing::info!("schema registry stopped");
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

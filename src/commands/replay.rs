@@ -1,13 +1,12 @@
 //! `aisle replay sales`: the M5 sales streamed into `sales` (library: `aisle-sales`).
 
-use crate::commands::registry::shutdown_signal;
 use crate::config::Config;
 use crate::exit;
 use crate::runtime;
+use crate::signal::shutdown_signal;
 use aisle_events::topics;
 use aisle_log::Log;
 use aisle_registry::SchemaRegistry;
-pub use aisle_sales::Quiet;
 use aisle_sales::{Observer, ReplayOptions, Source, Speed, Summary};
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -104,7 +103,7 @@ pub async fn sales(config: &Config, args: SalesArgs) -> anyhow::Result<Summary> 
 
 /// Runs a replay on an open log until done or `shutdown`; `aisle demo` calls this on the log
 /// it already holds (the embedded runtime's directory can be opened only once).
-pub async fn sales_on(
+async fn sales_on(
     log: Arc<dyn Log>,
     registry: Arc<dyn SchemaRegistry>,
     config: &Config,

@@ -4,8 +4,8 @@
 //! own work (`aisle demo`):
 //! `tokio::spawn(serve_until(config.serve.clone(), log.clone(), registry.clone(), shutdown))`.
 
-use crate::commands::registry::shutdown_signal;
 use crate::config::{Config, ServeSection};
+use crate::signal::shutdown_signal;
 use crate::{exit, runtime};
 use aisle_log::Log;
 use aisle_registry::SchemaRegistry;

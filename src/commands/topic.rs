@@ -1,7 +1,6 @@
 //! `aisle topic list|create|dump|produce`. `list` and `dump` only read, so they also work on an
 //! embedded data directory a running pipeline holds (opened read-only beside it).
 
-use crate::cli::{TopicCmd, TopicCreateArgs, TopicDumpArgs, TopicProduceArgs};
 use crate::config::Config;
 use crate::exit;
 use crate::runtime::{self, Reading};
@@ -10,10 +9,88 @@ use aisle_log::{
     CleanupPolicy, ConsumerConfig, Isolation, Log, Offset, Record, TopicPartition, TopicSpec,
 };
 use aisle_registry::SchemaRegistry;
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum TopicCmd {
+    /// List topics with partitions, cleanup policy and record offsets.
+    ///
+    /// On an embedded --data-dir another process holds (a running `aisle demo`, a replay),
+    /// it reads the directory read-only beside that process.
+    List,
+    /// Create a topic (or all of Aisle's standard topics with --standard). Writes: an embedded
+    /// --data-dir another process holds is refused (create it through that process).
+    Create(TopicCreateArgs),
+    /// Print records as JSON lines: {"topic","partition","offset","timestamp","key","value"},
+    /// Avro values decoded through the schema registry (like kafka-avro-console-consumer).
+    ///
+    /// Watch a running pipeline (like kcat -C): `aisle topic dump sales --follow` beside an
+    /// `aisle demo` on the same --data-dir. On the embedded runtime a dump opens a directory
+    /// another process holds read-only, and --follow never takes the lock, so the pipeline can
+    /// also start after it. A reader sees whole, checksum-valid batches as they are written
+    /// (within about 100 ms) and a transaction's records once it commits.
+    Dump(TopicDumpArgs),
+    /// Write records read as JSON lines from stdin, like kafka-avro-console-producer:
+    /// {"key": "cup", "value": {...}, "partition": 0, "timestamp": 1700000000000, "headers": {"k": "v"}}.
+    /// Values use Avro's JSON encoding (unions as {"string": "x"}), are encoded with --schema and
+    /// registered as `<topic>-value`; "value": null writes a tombstone. Writes: an embedded
+    /// --data-dir another process holds is refused.
+    Produce(TopicProduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicProduceArgs {
+    /// Topic to write to (must exist).
+    pub topic: String,
+    /// Avro schema of the values (.avsc), e.g. schemas/sales_record.avsc.
+    #[arg(long, value_name = "FILE")]
+    pub schema: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicCreateArgs {
+    /// Topic name (omit with --standard).
+    #[arg(required_unless_present = "standard")]
+    pub name: Option<String>,
+    /// Number of partitions.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: i32,
+    /// Replication factor (Kafka only).
+    #[arg(long)]
+    pub replication: Option<i16>,
+    /// Keep only the latest record per key (cleanup.policy=compact).
+    #[arg(long)]
+    pub compact: bool,
+    /// Create every standard Aisle topic with its default layout (see ARCHITECTURE.md).
+    #[arg(long, conflicts_with = "name")]
+    pub standard: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicDumpArgs {
+    /// Topic to read.
+    pub topic: String,
+    /// Read from the earliest retained record (default: the beginning too, unless --follow).
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Keep waiting for new records instead of exiting at the end; starts at the end of each
+    /// partition unless --from-beginning. Stop with Ctrl-C or --max.
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this partition.
+    #[arg(long)]
+    pub partition: Option<i32>,
+    /// Print values as raw hex instead of decoding Avro.
+    #[arg(long)]
+    pub raw: bool,
+}
 
 pub async fn run(config: &Config, cmd: TopicCmd) -> anyhow::Result<()> {
     match cmd {

@@ -4,6 +4,8 @@
 //! Run: `cargo bench -p aisle-events --bench codec`. Each group's throughput is one record, so
 //! criterion's time is ns/record.
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use std::hint::black_box;
 
 use aisle_events::{Event, SalesRecord, ShoppingCartObject};

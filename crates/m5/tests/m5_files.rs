@@ -1,6 +1,8 @@
 //! The readers against the real M5 files in `../shared/data/m5` (`aisle_testkit::m5_data_dir`:
 //! skipped when they are absent, a failure when `AISLE_REQUIRE_DATA=1`).
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_events::topics::M5_STORES;
 use aisle_m5::calendar::{parse_date_ms, wday_of};
 use aisle_m5::files::{self, CALENDAR, PRICES};

@@ -23,7 +23,8 @@
 //! Reads are served from memory and never wait for a write's I/O.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use aisle_log::{
     CleanupPolicy, Consumer, ConsumerConfig, Log, LogError, Offset, TopicPartition, TopicSpec,

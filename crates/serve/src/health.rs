@@ -13,7 +13,7 @@ use aisle_log::{Consumer, ConsumerConfig, Log, TopicPartition};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// One topic.
 #[derive(Debug, Clone, Serialize)]
@@ -239,7 +239,5 @@ impl Sampler {
 
 /// Wall-clock ms since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    aisle_log::now_ms()
 }

@@ -18,8 +18,9 @@ use aisle_registry::SchemaRegistry;
 use aisle_serde::{DecodeError, Deserializer};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// How often the tailer looks for new topics and partitions.
 const REFRESH: Duration = Duration::from_secs(2);

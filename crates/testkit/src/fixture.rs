@@ -148,7 +148,8 @@ mod kafka {
     use aisle_log::{LogError, ProduceRecord, ProducerConfig};
     use aisle_log_kafka::{KafkaConfig, KafkaLog};
     use std::collections::HashSet;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+    use tokio::time::Instant;
 
     /// The broker to test against: `AISLE_TEST_KAFKA` (bootstrap servers), if set and not empty.
     pub fn kafka_bootstrap() -> Option<String> {

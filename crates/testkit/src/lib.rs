@@ -71,7 +71,7 @@ pub use read::{
     wait_for_assignment,
 };
 pub use registry::local_registry;
-pub use shared::{m5_data_dir, shared_dir};
+pub use shared::{detector_setup, m5_data_dir, onnx_runtime, required, shared_dir, vision_dir};
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread")]` per conformance case, each a
 /// separately reported test named after its case.

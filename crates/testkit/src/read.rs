@@ -6,7 +6,8 @@
 use aisle_log::{
     Consumer, ConsumerConfig, Isolation, Log, LogError, Offset, Record, Result, TopicPartition,
 };
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long helpers wait by default. Generous because a Kafka group join alone waits for the
 /// broker's `group.initial.rebalance.delay.ms` (3 s by default) and a 2-core CI box is slow.

@@ -160,7 +160,7 @@ impl Db {
 
     /// Connects, retrying with backoff for up to `timeout` (a database that is still starting).
     pub async fn connect_retrying(url: &str, timeout: Duration) -> Result<Db> {
-        let start = std::time::Instant::now();
+        let start = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(200);
         loop {
             match Db::connect(url).await {

@@ -18,7 +18,8 @@ use aisle_serde::Serializer;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Where the data comes from.
 #[derive(Clone, Debug)]

@@ -18,7 +18,8 @@ use aisle_events::topics::M5_STORES;
 use aisle_log::{ConsumerConfig, Isolation, Log, Offset, Record, TopicPartition};
 use aisle_m5::wide::Series;
 use bytes::Bytes;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Header marking synthetic data: `true`.
 pub const SYNTHETIC_HEADER: &str = "aisle.synthetic";

@@ -67,7 +67,14 @@ pub use traits::{
     BatchDelivery, Consumer, DeliveryFuture, GroupMetadata, Log, Producer, TxProducer,
 };
 
-/// Milliseconds since the Unix epoch, the unit of every record timestamp.
+/// Milliseconds since the Unix epoch, the unit of every record timestamp: the system wall
+/// clock, read here and nowhere else (`clippy.toml` forbids `SystemTime::now` elsewhere). Code
+/// that decides by the time takes a clock instead (`aisle_streams::Clock`, the camera's
+/// `Clock`), whose system variant calls this.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the one read of the system wall clock"
+)]
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -3,7 +3,8 @@
 //! Built only on the [`Log`] and [`Consumer`](crate::Consumer) traits, so it works on both runtimes.
 
 use crate::{ConsumerConfig, Isolation, Log, LogError, Offset, Record, TopicPartition};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Why [`read_to_end`] stopped early.
 #[derive(Debug)]

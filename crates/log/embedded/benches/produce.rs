@@ -3,13 +3,16 @@
 //!
 //! `cargo bench -p aisle-log-embedded --bench produce`
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_log::{
     ConsumerConfig, Log, Offset, ProduceRecord, ProducerConfig, TopicPartition, TopicSpec,
 };
 use aisle_log_embedded::{EmbeddedConfig, EmbeddedLog};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 const RECORDS: u64 = 500_000;
 const PARTITIONS: i32 = 4;

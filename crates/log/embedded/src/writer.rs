@@ -124,6 +124,10 @@ impl Shared {
 }
 
 /// The writer loop; runs until shutdown and leaves nothing unsynced behind.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the writer thread times fsync group commits on a condvar: real time, not a decision tests pause"
+)]
 pub fn run(shared: Arc<Shared>, mut journal: Journal, mut next_txn_seq: u64) {
     let policy = shared.config.fsync;
     // When the last cycle started; `None` before the first.
@@ -178,6 +182,10 @@ const IDLE_LINGER: Duration = Duration::from_micros(200);
 
 /// When a group-commit cycle may start: `interval` after the previous one began, or, if that is
 /// past (the log was idle), after [`IDLE_LINGER`] (at most `interval`).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the writer thread times fsync group commits on a condvar: real time, not a decision tests pause"
+)]
 fn group_commit_deadline(last_cycle: Option<Instant>, interval: Duration) -> Instant {
     let now = Instant::now();
     match last_cycle {

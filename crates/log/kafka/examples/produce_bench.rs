@@ -18,6 +18,8 @@
 //! item names, placed by murmur2; a run ends when every record is acknowledged, acks=all).
 //! Rounds alternate raw-first and Aisle-first; each run gets a fresh topic.
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_log::{Log, ProduceRecord, ProducerConfig, TopicSpec};
 use aisle_log_kafka::bench::{Until, aisle_produce, raw_produce_with};
 use aisle_log_kafka::{KafkaConfig, KafkaLog};

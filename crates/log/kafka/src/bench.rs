@@ -18,7 +18,8 @@ use rdkafka::message::ToBytes;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The keys records cycle through: COCO labels of Aisle's seed inventory, as the camera writes.
 pub const KEYS: [&str; 7] = [

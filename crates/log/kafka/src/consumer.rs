@@ -253,6 +253,10 @@ impl KafkaConsumer {
 /// A group id no one else uses, for a consumer without a group.
 fn standalone_group_id() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "seeds a unique name; nothing is decided by the time"
+    )]
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -30,7 +30,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Upper limit for one metadata request of the check. A reachable cluster answers in
 /// milliseconds; past this the record goes to librdkafka unchecked.

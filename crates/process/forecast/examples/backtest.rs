@@ -10,15 +10,17 @@
 //! * rolling 28-day splits over the series with a full daily history: every 28th origin, and the
 //!   four origins 52, 104, 156, 208 weeks before d_1941 (same season as the real target).
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_forecast::backtest::backtest;
 use aisle_forecast::dataset::M5Data;
-use aisle_forecast::hierarchy::Hierarchy;
 use aisle_forecast::models::{self, Model, pooled::Pooled, yearly::YearlyPool};
 use aisle_forecast::rolling::{self, RollingRow};
 use aisle_forecast::scales::{self, ScaleSource};
 use aisle_forecast::selection;
 use aisle_forecast::wrmsse::Wrmsse;
 use aisle_forecast::wspl::{self, QuantileModel};
+use aisle_m5::hierarchy::Hierarchy;
 use std::path::Path;
 
 fn levels(l: &[f64]) -> String {
@@ -276,8 +278,8 @@ fn selection_tables(
         "\nchosen (beats the previous default in-window and on every rolling set, else it): {}",
         rows[selection::choose(&rows, &rolled)].model
     );
-    let t = std::time::Instant::now();
-    let h = aisle_forecast::hierarchy::Hierarchy::m5(&data.sales.series);
+    let t = tokio::time::Instant::now();
+    let h = aisle_m5::hierarchy::Hierarchy::m5(&data.sales.series);
     let ctx = data.inputs.context(&data.sales, 28);
     let q = QuantileModel::default().forecast(&Pooled::default(), &ctx, &h);
     let phi: Vec<String> = q.phi.iter().map(|p| format!("{p:.4}")).collect();
@@ -309,7 +311,7 @@ fn selection_tables(
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(args.get(1).map_or("../shared/data/m5", String::as_str));
-    let t = std::time::Instant::now();
+    let t = tokio::time::Instant::now();
     let data = M5Data::load(dir)?;
     eprintln!("loaded in {:?}", t.elapsed());
     yearly_check(&data);
@@ -321,7 +323,7 @@ fn main() -> anyhow::Result<()> {
     println!("\nprice elasticities per department (monthly totals before d_1914): {e:?}");
     let ms = variants();
     let h = Hierarchy::m5(&data.sales.series);
-    let published = match aisle_forecast::data::find(dir, scales::PUBLISHED_FILE) {
+    let published = match aisle_m5::files::find(dir, scales::PUBLISHED_FILE) {
         Some(p) => Some(scales::read_published(&p, &h)?),
         None => None,
     };

@@ -15,6 +15,8 @@
 //! `--features perpetual`), `--seed`.
 //! Prints each phase's wall time and the peak resident memory (`VmHWM`).
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_forecast::features::TrainRows;
 use aisle_forecast::fullhistory::rmsse;
 use aisle_forecast::models::Context;
@@ -22,7 +24,7 @@ use aisle_forecast::models::baselines::seasonal_naive;
 use aisle_forecast::models::gbdt::Gbdt;
 use aisle_forecast::models::learner::Learner;
 use aisle_forecast::synthetic::Synthetic;
-use std::time::Instant;
+use tokio::time::Instant;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     args.iter()

@@ -13,6 +13,8 @@
 //! (28 daily days and monthly totals). `--variants` adds other learners and settings (the
 //! crate comparison in BENCHMARKS.md).
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_forecast::dataset::Inputs;
 use aisle_forecast::fullhistory::{self, Shown};
 use aisle_forecast::models::gbdt::Gbdt;

@@ -13,7 +13,8 @@ use crate::models::Model;
 use crate::scales::ScaleSource;
 use crate::wrmsse::{Score, Wrmsse};
 use aisle_m5::SalesPanel;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One model's backtest result.
 #[derive(Debug, Clone)]

@@ -1,15 +1,12 @@
-//! The M5 readers (wide sales tables, calendar, prices, series ids, finding and opening `.csv` or
-//! `.csv.zst`) live in `aisle-m5`. They are re-exported here under their old paths
-//! (`aisle_forecast::data::*`), which the stream runner, evaluation, submissions and the binary
-//! still import, together with the CSV helpers of the forecaster's own files (weights, scales,
-//! submissions).
+//! CSV helpers for the forecaster's own files (weights, scales, submissions). The M5 readers
+//! (wide sales tables, calendar, prices, series ids, finding and opening `.csv` or `.csv.zst`)
+//! live in `aisle-m5`.
 
 use crate::error::{ForecastError, Result};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-pub use aisle_m5::files::{find, open};
-pub use aisle_m5::{Calendar, CalendarDay, Prices, SalesPanel, SeriesMeta, series_key};
+use aisle_m5::files::open;
 
 /// Like [`find`], but an error naming both candidates when neither exists.
 pub fn require(dir: &Path, name: &str) -> Result<PathBuf> {

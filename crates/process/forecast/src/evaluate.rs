@@ -13,12 +13,14 @@
 //! * Weights: an official weights file, else the dollar sales of the last 28 training days with
 //!   `calendar.csv` and `sell_prices.csv` from the data directory.
 
-use crate::data::{Calendar, Prices, SalesPanel, find, require};
+use crate::data::require;
 use crate::error::{ForecastError, Result};
-use crate::hierarchy::{Hierarchy, LEVEL_NAMES};
 use crate::submission;
 use crate::wrmsse::{Score, Wrmsse, dollar_sales, read_weights, weights_from_dollars};
 use crate::wspl::Wspl;
+use aisle_m5::files::find;
+use aisle_m5::hierarchy::{Hierarchy, LEVEL_NAMES};
+use aisle_m5::{Calendar, Prices, SalesPanel};
 use std::fmt::Write;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use crate::error::{ForecastError, Result};
 use crate::models::Model;
 use crate::monthly::Monthly;
 use aisle_m5::SalesPanel;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// The history a model is shown at each origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

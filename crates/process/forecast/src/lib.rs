@@ -23,8 +23,8 @@
 //!   forecaster with durable per-series history ([`history::History`]).
 //!
 //! ```
-//! use aisle_forecast::data::SeriesMeta;
-//! use aisle_forecast::hierarchy::Hierarchy;
+//! use aisle_m5::SeriesMeta;
+//! use aisle_m5::hierarchy::Hierarchy;
 //! use aisle_forecast::wrmsse::{Wrmsse, weights_from_dollars};
 //!
 //! let series = vec![SeriesMeta::from_ids("FOODS_3_090", "CA_1").unwrap()];
@@ -67,7 +67,6 @@ pub mod evaluate;
 pub mod features;
 pub mod fullhistory;
 /// The twelve M5 levels: [`aisle_m5::hierarchy`], under its old path.
-pub use aisle_m5::hierarchy;
 pub mod models;
 pub mod monthly;
 pub mod quantiles;

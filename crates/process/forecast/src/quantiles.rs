@@ -13,8 +13,8 @@
 //! normal, `μ + z_u·σ` clamped at 0, above it (aggregates, where the distribution is close to
 //! normal). Quantiles of one series and day are non-decreasing in `u` by construction.
 
-use crate::hierarchy::Hierarchy;
 use crate::models::{Context, Model};
+use aisle_m5::hierarchy::Hierarchy;
 use rayon::prelude::*;
 
 /// The nine M5 uncertainty quantiles.
@@ -225,8 +225,8 @@ mod tests {
             }
         }
         let h = Hierarchy::m5(&[
-            crate::data::SeriesMeta::from_ids("A_1_001", "CA_1").unwrap(),
-            crate::data::SeriesMeta::from_ids("A_1_002", "TX_1").unwrap(),
+            aisle_m5::SeriesMeta::from_ids("A_1_001", "CA_1").unwrap(),
+            aisle_m5::SeriesMeta::from_ids("A_1_002", "TX_1").unwrap(),
         ]);
         let points = vec![vec![0.2f32, 3.0, 150.0], vec![1.0, 0.0, 90.0]];
         let lq = QuantileModel::from_points(&h, &points, &[0.1; 12]);

@@ -20,10 +20,8 @@
 //! `aisle.dlq.source` = topic/partition@offset), are counted in
 //! [`RunSummary::skipped`], and the stream goes on.
 
-use crate::data::{Calendar, CalendarDay, Prices};
 use crate::dataset::Inputs;
 use crate::error::{ForecastError, Result};
-use crate::hierarchy::Hierarchy;
 use crate::history::History;
 use crate::models::{Context, Model};
 use crate::quantiles::{QUANTILES, QuantileModel};
@@ -34,11 +32,13 @@ use aisle_events::{SalesForecast, SalesRecord, topics};
 use aisle_log::{
     ConsumerConfig, Log, Offset, ProduceRecord, ProducerConfig, Record, TopicPartition, TopicSpec,
 };
+use aisle_m5::hierarchy::Hierarchy;
+use aisle_m5::{Calendar, CalendarDay, Prices};
 use aisle_registry::SchemaRegistry;
 use aisle_serde::{DecodeError, Deserializer, Serializer};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Settings of [`run`].
 #[derive(Debug, Clone)]
@@ -154,6 +154,12 @@ pub async fn run(
         .collect();
     consumer.assign(&assignment)?;
     let producer = log.producer(&ProducerConfig::default())?;
+    tracing::info!(
+        sales = %opts.sales_topic,
+        partitions,
+        series = history.len(),
+        "forecaster started"
+    );
     let sales = Deserializer::<SalesRecord>::new(registry.clone());
     let mut summary = RunSummary::default();
     let mut since_snapshot = 0u64;
@@ -315,7 +321,7 @@ async fn publish_forecasts(
     let (panel, stream_prices) = history.panel();
     let last_day = panel.last_day();
     let horizon = opts.horizon;
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let model_name = model.name();
     let want_levels = opts.quantile_submission.is_some();
     let (panel, forecasts, bottom, quantiles) = tokio::task::spawn_blocking(move || {
@@ -348,9 +354,7 @@ async fn publish_forecasts(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "forecasts computed"
     );
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = aisle_log::now_ms();
     let mut pending = Vec::with_capacity(panel.series.len());
     for ((m, f), q) in panel.series.iter().zip(&forecasts).zip(bottom) {
         let event = SalesForecast {

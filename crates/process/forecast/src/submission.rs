@@ -3,10 +3,11 @@
 //! `Total_X_0.005_evaluation`, `CA_1_FOODS_3_0.500_evaluation`,
 //! `FOODS_3_090_CA_0.995_evaluation`).
 
-use crate::data::{csv_err, csv_reader, series_key};
+use crate::data::{csv_err, csv_reader};
 use crate::error::{ForecastError, Result};
-use crate::hierarchy::Hierarchy;
 use crate::quantiles::{LevelQuantiles, QUANTILES};
+use aisle_m5::hierarchy::Hierarchy;
+use aisle_m5::series_key;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -104,7 +105,7 @@ fn write_file(
 }
 
 /// The uncertainty-file series name of a level key (1-based `level`, keys as in
-/// [`crate::hierarchy::level_key`]): `key1_key2`, except item × state and item × store, which
+/// [`aisle_m5::hierarchy::level_key`]): `key1_key2`, except item × state and item × store, which
 /// put the item first (`FOODS_3_090_CA`, `FOODS_3_090_CA_1`).
 pub fn quantile_series_name(level: usize, key: &(String, String)) -> String {
     match level {
@@ -217,8 +218,8 @@ mod tests {
     #[test]
     fn quantile_file_round_trip_and_names() {
         let series = vec![
-            crate::data::SeriesMeta::from_ids("FOODS_3_090", "CA_1").unwrap(),
-            crate::data::SeriesMeta::from_ids("FOODS_3_091", "CA_2").unwrap(),
+            aisle_m5::SeriesMeta::from_ids("FOODS_3_090", "CA_1").unwrap(),
+            aisle_m5::SeriesMeta::from_ids("FOODS_3_091", "CA_2").unwrap(),
         ];
         let h = Hierarchy::m5(&series);
         let points = vec![vec![1.0f32, 2.0], vec![300.0, 0.0]];

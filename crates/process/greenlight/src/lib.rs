@@ -306,6 +306,10 @@ pub async fn run_with_clock(
 }
 
 fn random_instance() -> String {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "seeds a unique name; nothing is decided by the time"
+    )]
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

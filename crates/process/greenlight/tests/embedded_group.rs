@@ -3,6 +3,8 @@
 //! repartition topic); one stops midway, the other takes over its partitions, restores their
 //! window state from the changelog, and the output is what one task alone produces.
 
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
 use aisle_events::{Event, GreenLightSpecial, Inventory, ShoppingCartObject, WindowedItem, wire};
 use aisle_greenlight::GreenlightConfig;
 use aisle_log::{CleanupPolicy, Log, ProduceRecord, ProducerConfig, TopicSpec};
@@ -137,14 +139,14 @@ async fn two_tasks_one_group_one_stops_midway() {
     stop_b.send(()).unwrap();
     let b_stats = b.await.unwrap().unwrap();
     let want_items = STORES.len() * 3;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let (items, specials) = loop {
         let items = read::<WindowedItem>(&log, "windowed").await;
         let specials = read::<GreenLightSpecial>(&log, "specials").await;
         if items.len() >= want_items && specials.len() >= STORES.len() {
             break (items, specials);
         }
-        assert!(std::time::Instant::now() < deadline, "outputs incomplete");
+        assert!(tokio::time::Instant::now() < deadline, "outputs incomplete");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     tokio::time::sleep(Duration::from_secs(2)).await;

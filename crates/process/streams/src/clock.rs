@@ -30,10 +30,7 @@ impl Clock for SystemClock {
         Instant::now()
     }
     fn wall_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        aisle_log::now_ms()
     }
 }
 

@@ -5,7 +5,8 @@ use crate::Fixture;
 use crate::names::rand_topic;
 use crate::read::{DEFAULT_WAIT, POLL_STEP};
 use aisle_log::{CleanupPolicy, LogError, ProduceRecord, ProducerConfig, TopicSpec};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Create (once: the second create reports `false`), list, describe and delete.
 pub async fn topic_admin(f: &dyn Fixture) -> CaseResult {

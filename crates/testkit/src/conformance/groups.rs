@@ -8,7 +8,8 @@ use aisle_log::{
     Consumer, ConsumerConfig, ProduceRecord, ProducerConfig, Rebalance, Record, TopicPartition,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Values of records, for set comparisons.
 fn value_set(records: &[Record]) -> BTreeSet<String> {

@@ -154,14 +154,14 @@ async fn process(
         .ok_or_else(|| anyhow::anyhow!("no group metadata"))?;
     let mut committed_txns = 0;
     let mut inputs = 0;
-    let deadline = std::time::Instant::now() + DEFAULT_WAIT;
+    let deadline = tokio::time::Instant::now() + DEFAULT_WAIT;
     loop {
         let batch = consumer.poll(crate::read::POLL_STEP).await?;
         if batch.is_empty() && !consumer.assignment().is_empty() && consumer.is_caught_up() {
             return Ok(inputs);
         }
         anyhow::ensure!(
-            std::time::Instant::now() < deadline,
+            tokio::time::Instant::now() < deadline,
             "processing did not finish"
         );
         for part in batch.chunks(chunk) {

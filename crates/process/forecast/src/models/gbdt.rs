@@ -17,7 +17,7 @@ use super::learner::{Fitted, Learner, LearnerError};
 use super::pooled::Pooled;
 use super::{Context, Model};
 use crate::features::{COLS, Features, TrainRows};
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Errors of fitting the GBDT model.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,9 @@
+//! Integration tests of this crate, in one test binary (rdkafka and the rest linked once).
+//! Each module was one test file; run one with a filter, e.g. `cargo test --test it gbdt::`.
+
+#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
+
+mod gbdt;
+mod m5_data;
+mod quantiles;
+mod stream;
