@@ -225,25 +225,12 @@ pub fn parse_day(s: &str) -> Option<u32> {
 
 /// `YYYY-MM-DD` → UTC midnight in ms since the epoch.
 pub fn parse_date_ms(s: &str) -> Option<i64> {
-    let mut it = s.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d) * 86_400_000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let date = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    Some(
+        date.and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis(),
+    )
 }
 
 #[cfg(test)]
@@ -256,6 +243,7 @@ mod tests {
         // 2016-04-25 (d_1914) is 1,461,542,400 s after the epoch.
         assert_eq!(parse_date_ms("2016-04-25"), Some(1_461_542_400_000));
         assert_eq!(parse_date_ms("2016-13-01"), None);
+        assert_eq!(parse_date_ms("2016-02-30"), None);
         assert_eq!(parse_day("d_1914"), Some(1914));
         assert_eq!(parse_day("d_0"), None);
         assert_eq!(parse_day("1914"), None);

@@ -262,33 +262,15 @@ pub fn exif_capture_ms(bytes: &[u8]) -> Option<i64> {
         return None;
     };
     let dt = exif::DateTime::from_ascii(v.first()?).ok()?;
-    let days = days_from_civil(dt.year as i64, dt.month as i64, dt.day as i64);
-    let secs = days * 86_400 + dt.hour as i64 * 3600 + dt.minute as i64 * 60 + dt.second as i64;
-    let offset_secs = dt.offset.map(|m| m as i64 * 60).unwrap_or(0);
-    Some((secs - offset_secs) * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let local = chrono::NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?
+        .and_hms_opt(dt.hour.into(), dt.minute.into(), dt.second.into())?;
+    let offset_ms = dt.offset.map_or(0, |m| i64::from(m) * 60_000);
+    Some(local.and_utc().timestamp_millis() - offset_ms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_days() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2026, 11, 22), 20_779);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-    }
 
     #[test]
     fn letterbox_pads_and_swaps_channels() {
@@ -362,8 +344,7 @@ mod tests {
         assert_eq!(img.captured_ms, 7);
         let img = prepare_at(&tagged, kind, ImageLimits::default(), arrived).unwrap();
         // 2024-05-06 07:08:09 UTC
-        let want = (days_from_civil(2024, 5, 6) * 86_400 + 7 * 3600 + 8 * 60 + 9) * 1000;
-        assert_eq!(want, 1_714_979_289_000);
+        let want = 1_714_979_289_000;
         assert_eq!((img.captured_ms, img.from_exif), (want, true));
         assert_eq!((img.width, img.height), (16, 8));
     }
