@@ -149,7 +149,7 @@ async fn detect(cam: &CameraConfig, args: DetectArgs) -> anyhow::Result<()> {
     let kind = detector.kind();
     let mut failed = 0;
     // A photo without EXIF capture time is stamped when it is read (the command's clock).
-    let clock = aisle_camera::Clock::system();
+    let clock = aisle_log::clock::system();
     for file in &args.files {
         let result = prepare_with(file, kind, limits, &clock).and_then(|img| {
             let d = detector.detect(&img, threshold)?;

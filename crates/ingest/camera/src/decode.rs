@@ -10,10 +10,10 @@ use std::sync::Mutex;
 
 use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits};
 
-use crate::clock::Clock;
 use crate::error::{CameraError, Result};
 use crate::model::ModelKind;
 use crate::resample::{self, Planar};
+use aisle_log::SharedClock;
 
 /// Limits on what the camera accepts; larger files are dead letters, not out-of-memory crashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,15 +68,15 @@ pub fn prepare_with(
     path: &Path,
     kind: ModelKind,
     limits: ImageLimits,
-    clock: &Clock,
+    clock: &SharedClock,
 ) -> Result<Prepared> {
-    prepare_at(path, kind, limits, clock.now_ms())
+    prepare_at(path, kind, limits, clock.wall_ms())
 }
 
 /// [`prepare_with`] on the system clock. Kept for callers that have no clock yet; the pipeline
 /// passes the arrival time it stamped when it saw the file ([`prepare_at`]).
 pub fn prepare(path: &Path, kind: ModelKind, limits: ImageLimits) -> Result<Prepared> {
-    prepare_with(path, kind, limits, &Clock::system())
+    prepare_with(path, kind, limits, &aisle_log::clock::system())
 }
 
 /// Reads, checks and decodes `path`, and builds `kind`'s input tensor. The event time is the
@@ -340,7 +340,13 @@ mod tests {
         }
         let img = prepare_at(&plain, kind, ImageLimits::default(), arrived).unwrap();
         assert_eq!((img.captured_ms, img.from_exif), (arrived, false));
-        let img = prepare_with(&plain, kind, ImageLimits::default(), &Clock::fixed(7)).unwrap();
+        let img = prepare_with(
+            &plain,
+            kind,
+            ImageLimits::default(),
+            &aisle_log::clock::fixed(7),
+        )
+        .unwrap();
         assert_eq!(img.captured_ms, 7);
         let img = prepare_at(&tagged, kind, ImageLimits::default(), arrived).unwrap();
         // 2024-05-06 07:08:09 UTC

@@ -5,7 +5,7 @@
 //! `watch` in every photo that arrives later. Each detection scoring at least the threshold
 //! becomes one [`aisle_events::ShoppingCartObject`] keyed by its item name (COCO label after the
 //! [`LabelMap`]), timestamped with the capture time: EXIF DateTimeOriginal, else the time the camera saw the
-//! file (its arrival, from the injected [`Clock`]; never the file's mtime, which says when the
+//! file (its arrival, from the injected [`aisle_log::Clock`]; never the file's mtime, which says when the
 //! file was copied, not when the cart was photographed). Each image is processed exactly once, also across crashes: its records, a processed marker in
 //! the compacted `_aisle_camera_offsets` topic and the camera's checkpoint (a file-time
 //! high-water mark plus the few done images above it, so a restart reads one small record
@@ -33,7 +33,6 @@
 //! * `decode.rs`: reading, checking and decoding a photo; capture time; the input tensor.
 //! * `resample.rs`: Pillow-exact bilinear resize (the reference pre-processing).
 //! * `model.rs`: [`Detector`] (the ONNX Runtime session), DEIMv2 and YOLOX output decoding.
-//! * `clock.rs`: [`Clock`], the injected source of arrival times.
 //! * `source.rs`: directory listing and file-system notifications; stamps each file's arrival.
 //! * `offsets.rs`: the markers and checkpoint topics; reading where a camera resumes.
 //! * `progress.rs`: [`progress::Progress`], the bounded done-set and its checkpoint.
@@ -42,7 +41,6 @@
 //! * `fetch.rs`: published model releases, download and sha256 check.
 //! * `error.rs`: [`CameraError`].
 
-pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod error;
@@ -59,7 +57,6 @@ pub mod source;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use clock::Clock;
 pub use config::CameraConfig;
 pub use error::{CameraError, Result};
 pub use labels::LabelMap;

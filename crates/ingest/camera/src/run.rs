@@ -33,7 +33,6 @@ use rayon::prelude::*;
 use tokio::sync::mpsc as amp;
 use tokio::time::Instant;
 
-use crate::clock::Clock;
 use crate::decode::{ImageLimits, prepare_at};
 use crate::error::{CameraError, Result};
 use crate::labels::LabelMap;
@@ -41,6 +40,7 @@ use crate::model::{Detection, Detector, one_label_per_box};
 use crate::offsets;
 use crate::progress::{Admit, Origin, Progress};
 use crate::source::{self, Job};
+use aisle_log::SharedClock;
 
 /// What a camera does; [`RunOptions::new`] has the defaults.
 #[derive(Clone, Debug)]
@@ -72,7 +72,7 @@ pub struct RunOptions {
     /// Where arrival times come from (the event time of photos without EXIF capture time) and
     /// what the listing's and the watcher's horizons are measured with ([`crate::progress`]);
     /// the system clock by default.
-    pub clock: Clock,
+    pub clock: SharedClock,
     /// How much older than the camera's clock a file's time may be when it arrives, ms (default
     /// [`DEFAULT_MARGIN_MS`]): covers a file system whose clock lags the camera's, coarse kernel
     /// timestamps and notification delays. Files arriving later than that are taken for done
@@ -99,7 +99,7 @@ impl RunOptions {
             limits: ImageLimits::default(),
             batch: 16,
             max_images: None,
-            clock: Clock::system(),
+            clock: aisle_log::clock::system(),
             margin_ms: DEFAULT_MARGIN_MS,
         }
     }

@@ -1,6 +1,6 @@
 //! Where image paths come from: a recursive listing of the directory, then (with `--watch`)
 //! file-system notifications for files that arrive later. Each file is stamped with the time it
-//! was seen (listed or notified), from the [`Clock`] passed in: a photo without an EXIF capture
+//! was seen (listed or notified), from the [`aisle_log::Clock`] passed in: a photo without an EXIF capture
 //! time gets that arrival time as its event time. Each file also carries its **file time**
 //! ([`file_time`], the inode change time), which orders the listing and dates the file for the
 //! camera's checkpoint ([`crate::progress`]).
@@ -11,8 +11,8 @@ use std::sync::mpsc::Sender;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use crate::clock::Clock;
 use crate::progress::Origin;
+use aisle_log::SharedClock;
 
 /// One unit of work for the pipeline.
 #[derive(Clone, Debug)]
@@ -90,8 +90,8 @@ fn rel_of(root: &Path, path: &Path) -> Option<String> {
 /// as [`Job::Unreadable`] as they are found. The whole tree is listed (and each file examined,
 /// not opened) before the first file is sent, so the order holds across directories. Each file
 /// is stamped with `clock`'s now as it is sent. Returns false if `out` hung up.
-pub fn scan(root: &Path, out: &Sender<Job>, clock: &Clock) -> bool {
-    let start_ms = clock.now_ms();
+pub fn scan(root: &Path, out: &Sender<Job>, clock: &SharedClock) -> bool {
+    let start_ms = clock.wall_ms();
     let mut files = Vec::new();
     let entries = match std::fs::read_dir(root) {
         Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
@@ -115,7 +115,7 @@ pub fn scan(root: &Path, out: &Sender<Job>, clock: &Clock) -> bool {
     files.sort();
     let origin = Origin::Scan { start_ms };
     for (time_ms, rel, path) in files {
-        let seen_ms = clock.now_ms();
+        let seen_ms = clock.wall_ms();
         let job = Job::Image {
             path,
             rel,
@@ -168,14 +168,14 @@ fn list(
 }
 
 /// Sends the files under a directory that was moved in while watching, as notifications.
-fn send_moved_in(root: &Path, dir: PathBuf, out: &Sender<Job>, clock: &Clock) {
+fn send_moved_in(root: &Path, dir: PathBuf, out: &Sender<Job>, clock: &SharedClock) {
     let mut files = Vec::new();
     if !list(root, vec![dir], out, &mut files) {
         return;
     }
     files.sort();
     for (rel, path) in files {
-        let seen_ms = clock.now_ms();
+        let seen_ms = clock.wall_ms();
         let time_ms = file_time(&path).unwrap_or(seen_ms);
         let origin = Origin::Watch { seen_ms };
         let job = Job::Image {
@@ -197,7 +197,7 @@ fn send_moved_in(root: &Path, dir: PathBuf, out: &Sender<Job>, clock: &Clock) {
 pub fn watch(
     root: &Path,
     out: Sender<Job>,
-    clock: Clock,
+    clock: SharedClock,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let root_owned = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -218,7 +218,7 @@ pub fn watch(
             } else if path.is_file()
                 && let Some(rel) = rel_of(&root_owned, &path)
             {
-                let seen_ms = clock.now_ms();
+                let seen_ms = clock.wall_ms();
                 let time_ms = file_time(&path).unwrap_or(seen_ms);
                 let origin = Origin::Watch { seen_ms };
                 let job = Job::Image {
@@ -251,7 +251,8 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20)); // distinct ctimes, not a sync
         std::fs::rename(dir.path().join(".a.jpg.tmp"), dir.path().join("a.jpg")).unwrap();
         let t = std::sync::atomic::AtomicI64::new(1_000);
-        let clock = Clock::from_fn(move || t.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let clock =
+            aisle_log::clock::from_fn(move || t.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let (tx, rx) = std::sync::mpsc::channel();
         assert!(scan(dir.path(), &tx, &clock));
         drop(tx);
@@ -300,7 +301,7 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        let now = Clock::system().now_ms();
+        let now = aisle_log::clock::system().wall_ms();
         let t = file_time(&p).unwrap();
         assert!((now - t).abs() < 60_000, "{t} vs {now}");
         assert_eq!(file_time(&dir.path().join("missing")), None);

@@ -15,7 +15,9 @@
 //!   atomically (exactly-once read-process-write);
 //! * [`partition_for_key`]: Kafka's Java default partitioner (murmur2), so a key lands on the
 //!   partition a Java producer would pick, whichever runtime wrote it;
-//! * the record types ([`ProduceRecord`], [`Record`]) and [`LogError`].
+//! * the record types ([`ProduceRecord`], [`Record`]) and [`LogError`];
+//! * [`Clock`] ([`clock`]): the time every component's time-based decisions take, so tests can
+//!   pause or fix it.
 //!
 //! # Semantics both runtimes honour
 //!
@@ -50,12 +52,14 @@
 //! * `scan.rs`: [`read_to_end`], reading partitions from the beginning to their current end, the
 //!   way components restore state kept in the log; built on the traits alone.
 
+pub mod clock;
 mod error;
 mod partitioner;
 mod record;
 mod scan;
 mod traits;
 
+pub use clock::{Clock, SharedClock};
 pub use error::{LogError, Result};
 pub use partitioner::{murmur2, partition_for_key};
 pub use record::{
@@ -69,8 +73,7 @@ pub use traits::{
 
 /// Milliseconds since the Unix epoch, the unit of every record timestamp: the system wall
 /// clock, read here and nowhere else (`clippy.toml` forbids `SystemTime::now` elsewhere). Code
-/// that decides by the time takes a clock instead (`aisle_streams::Clock`, the camera's
-/// `Clock`), whose system variant calls this.
+/// that decides by the time takes a [`Clock`] instead, whose system variant calls this.
 #[expect(
     clippy::disallowed_methods,
     reason = "the one read of the system wall clock"

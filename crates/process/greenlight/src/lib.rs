@@ -54,8 +54,7 @@ use aisle_log::{CleanupPolicy, Log, LogError, TopicSpec};
 use aisle_registry::SchemaRegistry;
 use aisle_serde::{Deserializer, Serializer};
 use aisle_streams::{
-    SharedClock, StreamsError, TableFeed, TableJoin, TaskConfig, TaskStats, VersionedTable,
-    WindowSpec,
+    StreamsError, TableFeed, TableJoin, TaskConfig, TaskStats, VersionedTable, WindowSpec,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -173,16 +172,16 @@ pub async fn run(
     cfg: GreenlightConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<TaskStats, GreenlightError> {
-    run_with_clock(log, registry, cfg, aisle_streams::clock::system(), shutdown).await
+    run_with_clock(log, registry, cfg, aisle_log::clock::system(), shutdown).await
 }
 
 /// [`run`] with the clock every wall-clock decision reads (idle close, silent partitions, the
-/// join's wait for its table): [`aisle_streams::TokioClock`] under paused time in tests.
+/// join's wait for its table): [`aisle_log::clock::TokioClock`] under paused time in tests.
 pub async fn run_with_clock(
     log: Arc<dyn Log>,
     registry: Arc<dyn SchemaRegistry>,
     cfg: GreenlightConfig,
-    clock: SharedClock,
+    clock: aisle_log::SharedClock,
     shutdown: impl Future<Output = ()>,
 ) -> Result<TaskStats, GreenlightError> {
     cfg.validate().map_err(GreenlightError::Config)?;

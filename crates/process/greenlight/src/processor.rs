@@ -19,8 +19,8 @@ use aisle_events::{Inventory, ShoppingCartObject};
 use aisle_log::{Log, ProduceRecord, Record, TopicPartition};
 use aisle_serde::{DecodeError, Deserializer};
 use aisle_streams::{
-    ChangelogStore, Input, Processor, Progress, Repartition, Result, SharedClock, StreamsError,
-    TableJoin, Turn, WindowSpec, side,
+    ChangelogStore, Input, Processor, Progress, Repartition, Result, StreamsError, TableJoin, Turn,
+    WindowSpec, side,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -56,7 +56,7 @@ pub struct Timing {
     /// An input partition silent for this long stops holding the stream time back.
     pub max_idle: Duration,
     /// Where time is read.
-    pub clock: SharedClock,
+    pub clock: aisle_log::SharedClock,
 }
 
 /// The processor. Build it with [`crate::run`] (or [`Greenlight::new`] for a custom loop).

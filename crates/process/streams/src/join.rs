@@ -11,9 +11,9 @@
 //! Kafka Streams' versioned stores (KIP-889): a first version is the moment the row appeared,
 //! and an item carted before its row existed was not in the inventory.
 
-use crate::clock::SharedClock;
 use crate::error::Result;
 use crate::table::{TableFeed, VersionedTable};
+use aisle_log::clock::SharedClock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,7 +141,7 @@ mod tests {
         let log: Arc<dyn Log> =
             Arc::new(EmbeddedLog::open(dir.path(), EmbeddedConfig::default()).unwrap());
         log.create_topic(&TopicSpec::new("inv", 1)).await.unwrap();
-        let clock = crate::clock::system();
+        let clock = aisle_log::clock::system();
         let mut table = VersionedTable::new(600_000);
         let feed = TableFeed::restore(&*log, "inv", "test", decode(), &mut table, &clock)
             .await

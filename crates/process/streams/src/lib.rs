@@ -37,11 +37,10 @@
 //! * [`Repartition`]: repartition by key, with progress reports so the downstream stage's
 //!   stream time is still the minimum over the input partitions.
 //! * [`side`]: dead-letter and late side outputs with one header vocabulary.
-//! * [`Clock`]: every wall-clock read goes through one passed in ([`TokioClock`] under paused
+//! * [`aisle_log::Clock`]: every wall-clock read goes through one passed in ([`aisle_log::clock::TokioClock`] under paused
 //!   time in tests).
 //!
 //! # Layout
-//! * `clock.rs`: [`Clock`], [`SystemClock`], [`TokioClock`].
 //! * `processor.rs`: [`Processor`] (no-op defaults), [`Turn`].
 //! * `watermark.rs`: [`Watermarks`].
 //! * `join.rs`: [`TableJoin`].
@@ -56,7 +55,6 @@
 //! * `task.rs`: [`TaskConfig`], [`run_task`].
 
 pub mod aggregate;
-pub mod clock;
 mod error;
 mod join;
 mod processor;
@@ -70,7 +68,6 @@ mod watermark;
 mod window;
 
 pub use aggregate::{Closed, Input, Late, WindowedAggregate};
-pub use clock::{Clock, SharedClock, SystemClock, TokioClock};
 pub use error::{Result, StreamsError};
 pub use join::TableJoin;
 pub use processor::{Processor, Turn};

@@ -119,7 +119,7 @@ impl<V> TableFeed<V> {
         component: &'static str,
         decode: Arc<TableDecoder<V>>,
         table: &mut VersionedTable<V>,
-        clock: &crate::clock::SharedClock,
+        clock: &aisle_log::clock::SharedClock,
     ) -> Result<Self> {
         let info = log
             .describe_topic(topic)

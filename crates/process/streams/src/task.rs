@@ -18,9 +18,9 @@
 //! with a new consumer and producer (restoring state), unless the error cannot be helped by a
 //! retry (fencing, bad configuration).
 
-use crate::clock::SharedClock;
 use crate::error::{Result, StreamsError};
 use crate::processor::{Processor, Turn};
+use aisle_log::clock::SharedClock;
 use aisle_log::{
     AutoOffsetReset, Consumer, ConsumerConfig, Isolation, Log, ProduceRecord, ProducerConfig,
     Rebalance, Record, TopicPartition, TxProducer,

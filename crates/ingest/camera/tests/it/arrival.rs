@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aisle_camera::RunOptions;
 use aisle_camera::model::{Detector, RuntimeOptions};
-use aisle_camera::{Clock, RunOptions};
 use aisle_events::{Event, ShoppingCartObject, wire};
 use aisle_log::Log;
+use aisle_log::SharedClock;
 
 const FIRST: i64 = 1_800_000_000_000;
 const SECOND: i64 = 1_800_000_600_000;
@@ -53,7 +54,7 @@ async fn arrival_time_from_the_clock_and_kept_across_restart() {
         threads: 2,
     };
     let model = vision.join("deimv2_hgnetv2_femto_coco.onnx");
-    let opts = |clock: Clock, max: Option<u64>| {
+    let opts = |clock: SharedClock, max: Option<u64>| {
         let mut o = RunOptions::new(images.path(), "cam-arrival");
         o.clock = clock;
         o.max_images = max;
@@ -67,7 +68,7 @@ async fn arrival_time_from_the_clock_and_kept_across_restart() {
         log.clone(),
         registry.clone(),
         det,
-        opts(Clock::fixed(FIRST), Some(1)),
+        opts(aisle_log::clock::fixed(FIRST), Some(1)),
         std::future::pending(),
     )
     .await
@@ -78,7 +79,7 @@ async fn arrival_time_from_the_clock_and_kept_across_restart() {
         log.clone(),
         registry.clone(),
         det,
-        opts(Clock::fixed(SECOND), None),
+        opts(aisle_log::clock::fixed(SECOND), None),
         std::future::pending(),
     )
     .await

@@ -24,15 +24,16 @@ use std::time::Duration;
 use aisle_camera::model::{Detector, RuntimeOptions};
 use aisle_camera::offsets::{self, Checkpoint};
 use aisle_camera::progress::{Origin, Progress};
-use aisle_camera::{Clock, RunOptions, RunSummary};
+use aisle_camera::{RunOptions, RunSummary};
 use aisle_events::{Event, ShoppingCartObject, topics, wire};
+use aisle_log::SharedClock;
 use aisle_log::{
     Consumer, ConsumerConfig, GroupMetadata, Log, LogError, ProduceRecord, Producer,
     ProducerConfig, Record, TopicInfo, TopicPartition, TopicSpec, TxProducer,
 };
 
 fn wall_ms() -> i64 {
-    Clock::system().now_ms()
+    aisle_log::clock::system().wall_ms()
 }
 
 /// A clock the test sets.
@@ -46,9 +47,9 @@ impl Manual {
     fn set(&self, ms: i64) {
         self.0.store(ms, Ordering::SeqCst);
     }
-    fn clock(&self) -> Clock {
+    fn clock(&self) -> SharedClock {
         let t = self.0.clone();
-        Clock::from_fn(move || t.load(Ordering::SeqCst))
+        aisle_log::clock::from_fn(move || t.load(Ordering::SeqCst))
     }
 }
 
@@ -531,7 +532,7 @@ async fn a_file_arriving_late_within_the_margin_is_done_exactly_once() {
     std::fs::rename(&tmp, dir.path().join("late.jpg")).unwrap();
     let late_time = aisle_camera::source::file_time(&dir.path().join("late.jpg")).unwrap();
     assert!(late_time >= cp.through, "{late_time} < {}", cp.through);
-    assert!(late_time < clock.clock().now_ms(), "older than the clock");
+    assert!(late_time < clock.clock().wall_ms(), "older than the clock");
     names.push("late.jpg".into());
     names.sort();
     clock.set(wall_ms() + 30_000);

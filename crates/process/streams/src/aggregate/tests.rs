@@ -3,8 +3,8 @@
 //! restart from the changelog.
 
 use super::*;
-use crate::clock::{Clock, TokioClock};
 use aisle_log::TopicPartition;
+use aisle_log::clock::{Clock, TokioClock};
 
 const MIN: i64 = 60_000;
 /// Wall-clock time at the start of every test: a whole minute.

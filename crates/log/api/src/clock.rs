@@ -1,9 +1,10 @@
-//! [`Clock`]: the one place the streams library reads time.
+//! [`Clock`]: the one place Aisle reads time.
 //!
-//! Every wall-clock decision of an operator (idle close, how long a source may stay silent, how
-//! long a join waits for its table) asks a clock passed in, never `Instant::now` directly, so
-//! tests run them under tokio's paused time (`#[tokio::test(start_paused = true)]` and
-//! `tokio::time::advance`) instead of sleeping.
+//! Every decision by the clock (a stream operator's idle close, how long a source may stay
+//! silent, how long a join waits for its table, a photo's arrival time, a camera's resume
+//! horizon) asks a clock passed in, never `Instant::now` directly, so tests run them under
+//! tokio's paused time (`#[tokio::test(start_paused = true)]` and `tokio::time::advance`) or at
+//! a fixed time instead of sleeping.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ impl Clock for SystemClock {
         Instant::now()
     }
     fn wall_ms(&self) -> i64 {
-        aisle_log::now_ms()
+        crate::now_ms()
     }
 }
 
@@ -66,10 +67,47 @@ impl Clock for TokioClock {
     }
 }
 
+/// A clock whose wall time is whatever `f` says; monotonic time is tokio's.
+struct WallFn<F>(F);
+
+impl<F> Debug for WallFn<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WallFn")
+    }
+}
+
+impl<F: Fn() -> i64 + Send + Sync> Clock for WallFn<F> {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn wall_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+/// A clock whose wall time is `f()` (tests: a counter, a value the test moves).
+pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> SharedClock {
+    Arc::new(WallFn(f))
+}
+
+/// A clock whose wall time is always `ms` (tests).
+pub fn fixed(ms: i64) -> SharedClock {
+    from_fn(move || ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn fixed_and_from_fn() {
+        assert_eq!(fixed(42).wall_ms(), 42);
+        let n = std::sync::atomic::AtomicI64::new(0);
+        let c = from_fn(move || n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        assert_eq!((c.wall_ms(), c.wall_ms()), (0, 1));
+        assert!(system().wall_ms() > 1_700_000_000_000);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn tokio_clock_moves_only_with_tokio_time() {
