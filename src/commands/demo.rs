@@ -58,6 +58,8 @@ const GRACE_MS: u64 = 2_000;
 const IDLE_MS: u64 = 5_000;
 
 pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM while the demo starts its components still stops it cleanly.
+    let signal = shutdown_signal();
     let opened = runtime::open_log(config).await?;
     let log = opened.log.clone();
     println!("aisle demo: {} runtime", log.runtime());
@@ -130,7 +132,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let until = async {
         match args.duration {
             Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-            None => shutdown_signal().await,
+            None => signal.await,
         }
     };
     tokio::pin!(until);

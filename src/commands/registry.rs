@@ -26,6 +26,8 @@ pub async fn run(config: &Config, cmd: RegistryCmd) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, args: RegistryServeArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM while the registry starts still stops it cleanly.
+    let shutdown = shutdown_signal();
     if let Some(url) = &config.registry.url {
         return Err(exit::fail(
             exit::CONFIG,
@@ -47,7 +49,7 @@ async fn serve(config: &Config, args: RegistryServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, runtime = opened.log.runtime(), "schema registry listening");
     println!("schema registry listening on http://{addr}");
-    aisle_registry::serve(store, listener, shutdown_signal()).await?;
+    aisle_registry::serve(store, listener, shutdown).await?;
     tracing::info!("schema registry stopped");
     Ok(())
 }

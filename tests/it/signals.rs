@@ -260,3 +260,26 @@ fn camera_watch_stops_on_sigterm() {
         "images in",
     );
 }
+
+#[test]
+fn registry_serve_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = aisle(dir.path());
+    cmd.args(["registry", "serve", "--listen", "127.0.0.1:0"]);
+    stops_cleanly(
+        dir.path(),
+        "registry serve",
+        cmd,
+        "schema registry listening",
+        "listening on http://",
+    );
+}
+
+#[test]
+fn demo_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = aisle(dir.path());
+    cmd.args(["demo", "--registry-listen", ""])
+        .env("AISLE_SERVE__LISTEN", "127.0.0.1:0");
+    stops_cleanly(dir.path(), "demo", cmd, "status:", "aisle demo: stopped");
+}
