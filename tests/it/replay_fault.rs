@@ -30,7 +30,7 @@ fn cluster() -> Option<(String, PathBuf)> {
         (Some(b), Some(d)) => Some((b, PathBuf::from(d))),
         _ => {
             assert!(
-                std::env::var("AISLE_REQUIRE_KAFKA_CLUSTER").map_or(true, |v| v.trim() != "1"),
+                !aisle_testkit::required("AISLE_REQUIRE_KAFKA_CLUSTER"),
                 "AISLE_REQUIRE_KAFKA_CLUSTER=1 but AISLE_TEST_KAFKA_CLUSTER(_DIR) are unset"
             );
             println!("skipped: set AISLE_TEST_KAFKA_CLUSTER and AISLE_TEST_KAFKA_CLUSTER_DIR");

@@ -132,25 +132,21 @@ fn stops_cleanly(data: &Path, what: &str, cmd: Command, ready: &str, summary: &s
         String::from_utf8_lossy(&verify.stdout)
     );
     // The lock is free: a writer can create topics now.
-    let create = aisle(data)
-        .args(["topic", "create", "--standard"])
-        .output()
-        .unwrap();
-    assert!(
-        create.status.success(),
-        "{what}: the data dir is still locked after SIGTERM: {}",
-        String::from_utf8_lossy(&create.stderr)
+    standard_topics(
+        data,
+        &format!("{what}: the data dir is still locked after SIGTERM"),
     );
 }
 
-fn standard_topics(data: &Path) {
+/// Creates Aisle's standard topics in `data` (a writer's step: fails while another holds it).
+fn standard_topics(data: &Path, context: &str) {
     let out = aisle(data)
         .args(["topic", "create", "--standard"])
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{context}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -158,7 +154,7 @@ fn standard_topics(data: &Path) {
 #[test]
 fn greenlight_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    standard_topics(dir.path());
+    standard_topics(dir.path(), "creating the topics");
     let mut cmd = aisle(dir.path());
     cmd.arg("greenlight");
     stops_cleanly(
@@ -173,7 +169,7 @@ fn greenlight_stops_on_sigterm() {
 #[test]
 fn forecast_run_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    standard_topics(dir.path());
+    standard_topics(dir.path(), "creating the topics");
     let mut cmd = aisle(dir.path());
     cmd.args(["forecast", "run"]);
     stops_cleanly(

@@ -6,6 +6,8 @@
 
 use crate::{BenchError, Kafka, Target};
 use aisle_greenlight::GreenlightConfig;
+// The inventory the bench joins against: `aisle inventory init`'s seed rows.
+use aisle_inventory::SEED_ROWS;
 use anyhow::Context;
 use std::time::Duration;
 
@@ -24,18 +26,8 @@ pub struct Options {
     pub with_reference: bool,
 }
 
-const SEED: [(&str, &str, i32); 7] = [
-    ("cup", "plate", 100),
-    ("bowl", "cup", 10),
-    ("fork", "spoon", 200),
-    ("spoon", "fork", 10),
-    ("sports ball", "soccer goal", 2),
-    ("tennis racket", "tennis ball", 10),
-    ("frisbee", "frisbee goal", 100),
-];
-
 fn bench_cart(i: u64, ts: i64) -> aisle_events::ShoppingCartObject {
-    let item = SEED[(i % 7) as usize].0;
+    let item = SEED_ROWS[(i % 7) as usize].0;
     aisle_events::ShoppingCartObject {
         timestamp: ts,
         image_name: format!("bench_{i}.jpg"),
@@ -74,7 +66,7 @@ async fn bench_input(
         .await?;
     let producer = log.producer(&ProducerConfig::default())?;
     let mut rows = Vec::new();
-    for (i, (name, upsell, count)) in SEED.iter().enumerate() {
+    for (i, (name, upsell, count)) in SEED_ROWS.iter().enumerate() {
         let row = aisle_events::Inventory {
             id: i as i32 + 1,
             name: Some((*name).into()),

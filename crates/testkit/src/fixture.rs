@@ -161,7 +161,7 @@ mod kafka {
     /// Whether a missing broker must fail tests (`AISLE_REQUIRE_KAFKA=1`, set by CI) instead of
     /// skipping them.
     fn kafka_required() -> bool {
-        std::env::var("AISLE_REQUIRE_KAFKA").is_ok_and(|v| v.trim() == "1")
+        crate::required("AISLE_REQUIRE_KAFKA")
     }
 
     /// How long [`Fixture::compact`] waits for Kafka's log cleaner. The cleaner wakes every

@@ -19,7 +19,7 @@ pub fn m5_data_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     assert!(
-        std::env::var("AISLE_REQUIRE_DATA").map_or(true, |v| v.trim() != "1"),
+        !required("AISLE_REQUIRE_DATA"),
         "AISLE_REQUIRE_DATA=1 but {} has no M5 data",
         dir.display()
     );

@@ -175,19 +175,22 @@ fn send_moved_in(root: &Path, dir: PathBuf, out: &Sender<Job>, clock: &SharedClo
     }
     files.sort();
     for (rel, path) in files {
-        let seen_ms = clock.wall_ms();
-        let time_ms = file_time(&path).unwrap_or(seen_ms);
-        let origin = Origin::Watch { seen_ms };
-        let job = Job::Image {
-            path,
-            rel,
-            seen_ms,
-            time_ms,
-            origin,
-        };
-        if out.send(job).is_err() {
+        if out.send(notified(path, rel, clock)).is_err() {
             return;
         }
+    }
+}
+
+/// The job of a file the watcher reported, stamped with `clock`'s now.
+fn notified(path: PathBuf, rel: String, clock: &SharedClock) -> Job {
+    let seen_ms = clock.wall_ms();
+    let time_ms = file_time(&path).unwrap_or(seen_ms);
+    Job::Image {
+        path,
+        rel,
+        seen_ms,
+        time_ms,
+        origin: Origin::Watch { seen_ms },
     }
 }
 
@@ -218,17 +221,7 @@ pub fn watch(
             } else if path.is_file()
                 && let Some(rel) = rel_of(&root_owned, &path)
             {
-                let seen_ms = clock.wall_ms();
-                let time_ms = file_time(&path).unwrap_or(seen_ms);
-                let origin = Origin::Watch { seen_ms };
-                let job = Job::Image {
-                    path,
-                    rel,
-                    seen_ms,
-                    time_ms,
-                    origin,
-                };
-                let _ = out.send(job);
+                let _ = out.send(notified(path, rel, &clock));
             }
         }
     })?;

@@ -20,7 +20,7 @@ pub enum Kind {
 }
 
 fn required() -> bool {
-    std::env::var("AISLE_REQUIRE_DB").is_ok_and(|v| v.trim() == "1")
+    aisle_testkit::required("AISLE_REQUIRE_DB")
 }
 
 /// A database to test on: its URL, and the directory a SQLite file lives in.
