@@ -220,6 +220,7 @@ pub async fn produce_with(
                 upsell_item: row.upsell_item.clone(),
                 count: row.count,
                 modified: ts,
+                store_id: None,
             };
             let rec = ProduceRecord::new(&names.inventory)
                 .key(row.name.clone())

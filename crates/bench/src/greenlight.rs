@@ -73,6 +73,7 @@ async fn bench_input(
             upsell_item: Some((*upsell).into()),
             count: Some(*count),
             modified: base - 60_000,
+            store_id: None,
         };
         let mut v = Vec::new();
         wire::write_header(&mut v, inv_id);

@@ -11,7 +11,9 @@ pub const SHOPPING_CART_OBJECT: &str = include_str!("../../../schemas/shopping_c
 /// `sales` value: one item's sales in one store on one day (`m5.forecasting.avro.SalesRecord`).
 pub const SALES_RECORD: &str = include_str!("../../../schemas/sales_record.avsc");
 /// `mysql_tables_jdbc_inventory` / `inventory_rekeyed` value: an inventory row as Kafka Connect's JDBC
-/// source and AvroConverter emit it (record `inventory`).
+/// source and AvroConverter emit it (record `inventory`). v2: the seed table's five columns, then
+/// the optional `store_id` of a chain's table (`["null", "string"]`, default null; a row without
+/// it is chain-wide).
 pub const INVENTORY: &str = include_str!("../../../schemas/inventory.avsc");
 /// `windowed_items` value (`aisle.retail.WindowedItem`).
 pub const WINDOWED_ITEM: &str = include_str!("../../../schemas/windowed_item.avsc");
@@ -24,10 +26,17 @@ pub const SALES_FORECAST: &str = include_str!("../../../schemas/sales_forecast.a
 /// stay BACKWARD compatible with it, so consumers on v2 read forecasts written before quantiles.
 pub const SALES_FORECAST_V1: &str = include_str!("../../../schemas/v1/sales_forecast.avsc");
 
+/// `inventory` as the seed table maps to it (v1, the JDBC connector's five columns, no
+/// `store_id`): what the connector registers for a table without a `store_id` column. The current
+/// schema must stay BACKWARD compatible with it.
+pub const INVENTORY_V1: &str = include_str!("../../../schemas/v1/inventory.avsc");
+
 /// Earlier versions of Aisle's own schemas, paired with the current one: `(file, old, current)`.
 /// The registry's BACKWARD check must accept the current schema after each old one.
-pub const PREVIOUS: [(&str, &str, &str); 1] =
-    [("sales_forecast.avsc", SALES_FORECAST_V1, SALES_FORECAST)];
+pub const PREVIOUS: [(&str, &str, &str); 2] = [
+    ("sales_forecast.avsc", SALES_FORECAST_V1, SALES_FORECAST),
+    ("inventory.avsc", INVENTORY_V1, INVENTORY),
+];
 
 /// The detection schema of the 2019 Java camera producer, without Aisle's optional fields.
 pub const SEED_SHOPPING_CART_OBJECT: &str =

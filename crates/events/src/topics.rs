@@ -27,6 +27,51 @@ pub const M5_STORES: [&str; 10] = [
     "CA_1", "CA_2", "CA_3", "CA_4", "TX_1", "TX_2", "TX_3", "WI_1", "WI_2", "WI_3",
 ];
 
+/// The states of a synthetic chain's stores beyond M5's ten, in turn.
+const CHAIN_STATES: [&str; 3] = ["CA", "TX", "WI"];
+
+/// The store with index `i` (0-based) of a chain: M5's ten stores first (so a chain of 10 is
+/// M5's), then `CA_5`, `TX_4`, `WI_4`, `CA_6`, … (states in turn, numbered on from M5's).
+pub fn chain_store(i: usize) -> String {
+    if let Some(s) = M5_STORES.get(i) {
+        return (*s).to_string();
+    }
+    let k = i - M5_STORES.len();
+    let state = CHAIN_STATES[k % 3];
+    let m5_count = [4, 3, 3][k % 3];
+    format!("{state}_{}", m5_count + k / 3 + 1)
+}
+
+/// The first `n` stores of a chain ([`chain_store`]).
+pub fn chain_stores(n: usize) -> Vec<String> {
+    (0..n).map(chain_store).collect()
+}
+
+/// The chain index of a store id made by [`chain_store`] (`CA_1` → 0, `CA_5` → 10), `None` for
+/// any other id.
+pub fn chain_store_index(store_id: &str) -> Option<usize> {
+    if let Some(i) = M5_STORES.iter().position(|s| *s == store_id) {
+        return Some(i);
+    }
+    let (state, number) = store_id.split_once('_')?;
+    let slot = CHAIN_STATES.iter().position(|s| *s == state)?;
+    if number.starts_with('0') {
+        return None;
+    }
+    let n: usize = number.parse().ok()?;
+    let m5_count = [4, 3, 3][slot];
+    let k = n.checked_sub(m5_count + 1)?.checked_mul(3)? + slot;
+    Some(M5_STORES.len() + k)
+}
+
+/// The `sales` partition of the chain store with index `store` in a topic of `partitions`
+/// partitions: `store mod partitions`. With M5's ten stores and ten partitions, a store's Kaggle
+/// index is its partition.
+pub fn chain_partition(store: usize, partitions: i32) -> i32 {
+    let p = partitions.max(1) as usize;
+    (store % p) as i32
+}
+
 /// The dead-letter topic of `topic`: records that could not be processed, with error headers.
 pub fn dlq(topic: &str) -> String {
     format!("{topic}.dlq")
@@ -153,5 +198,23 @@ mod tests {
         assert_eq!(store_partition("TX_1"), Some(4));
         assert_eq!(store_partition("WI_3"), Some(9));
         assert_eq!(store_partition("ca_1"), None);
+    }
+
+    #[test]
+    fn chain_stores_start_with_m5_and_round_trip() {
+        assert_eq!(chain_stores(10), M5_STORES);
+        assert_eq!(chain_stores(14)[10..], ["CA_5", "TX_4", "WI_4", "CA_6"]);
+        let stores = chain_stores(100);
+        let unique: std::collections::BTreeSet<_> = stores.iter().collect();
+        assert_eq!(unique.len(), 100);
+        for (i, s) in stores.iter().enumerate() {
+            assert_eq!(chain_store_index(s), Some(i), "{s}");
+        }
+        for bad in ["CA_0", "CA_05", "NY_1", "CA", "CA_x", "ca_1"] {
+            assert_eq!(chain_store_index(bad), None, "{bad}");
+        }
+        assert_eq!(chain_partition(9, 10), 9);
+        assert_eq!(chain_partition(57, 10), 7);
+        assert_eq!(chain_partition(3, 0), 0);
     }
 }

@@ -94,7 +94,9 @@ pub fn series_id(item_id: &str, store_id: &str) -> String {
 }
 
 /// An inventory row as Kafka Connect's JDBC source emits it (`mysql_tables_jdbc_inventory`,
-/// `inventory_rekeyed`; Avro record `inventory`). Nullable columns are `Option`.
+/// `inventory_rekeyed`; Avro record `inventory`). Nullable columns are `Option`. A row with a
+/// `store_id` is that store's stock; a row without one (the seed table has no such column) is
+/// chain-wide.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
     /// Primary key.
@@ -110,14 +112,57 @@ pub struct Inventory {
     pub count: Option<i32>,
     /// Row modification time, ms since the Unix epoch (the connector's timestamp column).
     pub modified: i64,
+    /// Store whose stock the row is; `None` (or blank): chain-wide. Schema v2; rows of the seed
+    /// table (v1) read as `None`.
+    #[serde(default)]
+    pub store_id: Option<String>,
 }
 impl_event!(Inventory, "inventory", schemas::INVENTORY);
 
 impl Inventory {
-    /// The `inventory_rekeyed` key: the item name (rows without one cannot be joined).
-    pub fn key(&self) -> Option<&str> {
-        self.name.as_deref()
+    /// The `inventory_rekeyed` key ([`inventory_key`]): the item name for a chain-wide row,
+    /// `{store_id}/{name}` for a store's row; `None` without a name (such rows cannot be joined).
+    pub fn key(&self) -> Option<String> {
+        self.name
+            .as_deref()
+            .map(|name| inventory_key(self.store_id.as_deref(), name))
     }
+}
+
+/// Between the store and the item name in the `inventory_rekeyed` key of a store's row.
+pub const STORE_KEY_SEPARATOR: char = '/';
+
+/// A row's store as keys use it: trimmed, `None` when absent or blank (a chain-wide row).
+pub fn key_store(store_id: Option<&str>) -> Option<&str> {
+    store_id.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The `inventory_rekeyed` key of an inventory row: `name` for a chain-wide row (no store, or a
+/// blank one: the seed table's keys), `{store}/{name}` for a store's row (the store trimmed).
+///
+/// A store's key never equals a chain-wide one as long as neither store ids nor the names of
+/// chain-wide rows contain `/`; the inventory connector sends rows breaking that rule in a table
+/// with a `store_id` column to its dead-letter topic instead of keying them.
+pub fn inventory_key(store_id: Option<&str>, name: &str) -> String {
+    match key_store(store_id) {
+        Some(store) => store_key(store, name),
+        None => name.to_owned(),
+    }
+}
+
+/// `{store}/{name}`: the key of `store`'s row for item `name` (`store` as [`key_store`] gives it).
+pub fn store_key(store: &str, name: &str) -> String {
+    let mut key = String::with_capacity(store.len() + 1 + name.len());
+    store_key_into(&mut key, store, name);
+    key
+}
+
+/// [`store_key`] into a buffer (cleared first), for lookups on a hot path.
+pub fn store_key_into(buf: &mut String, store: &str, name: &str) {
+    buf.clear();
+    buf.push_str(store);
+    buf.push(STORE_KEY_SEPARATOR);
+    buf.push_str(name);
 }
 
 /// One item's count in one store's closed window (`windowed_items`; `aisle.retail.WindowedItem`).

@@ -286,6 +286,7 @@ mod tests {
             upsell_item: Some("plate".into()),
             count: Some(count),
             modified: 1,
+            store_id: None,
         };
         t.upsert("cup".into(), row(1, "cup", 100), 0);
         t.upsert("bowl".into(), row(2, "bowl", 10), 1);

@@ -46,6 +46,7 @@ fn inventory() -> Inventory {
         upsell_item: Some("plate".into()),
         count: Some(100),
         modified: 1_554_994_983_000,
+        store_id: None,
     }
 }
 
@@ -150,6 +151,10 @@ fn every_type_round_trips_and_both_libraries_agree() {
         count: None,
         ..inventory()
     });
+    check(Inventory {
+        store_id: Some("CA_1".into()),
+        ..inventory()
+    });
     check(windowed(true));
     check(windowed(false));
     check(special());
@@ -169,7 +174,19 @@ fn every_type_round_trips_and_both_libraries_agree() {
 fn keys_follow_the_design_table() {
     assert_eq!(sale(None).key(), "FOODS_3_090_CA_1");
     assert_eq!(cart().key(), "cup");
-    assert_eq!(inventory().key(), Some("cup"));
+    assert_eq!(inventory().key().as_deref(), Some("cup"));
+    let store_row = |s: &str| Inventory {
+        store_id: Some(s.into()),
+        ..inventory()
+    };
+    assert_eq!(store_row("CA_1").key().as_deref(), Some("CA_1/cup"));
+    assert_eq!(store_row(" TX_2 ").key().as_deref(), Some("TX_2/cup"));
+    assert_eq!(
+        store_row("  ").key().as_deref(),
+        Some("cup"),
+        "a blank store is chain-wide"
+    );
+    assert_eq!(Inventory { name: None, ..store_row("CA_1") }.key(), None);
     assert_eq!(windowed(true).key(), "cup@1700000040000");
     assert_eq!(special().key(), "CA_1");
     assert_eq!(forecast().key(), "FOODS_3_090_CA_1");
@@ -266,6 +283,57 @@ fn v1_forecasts_read_with_the_v2_reader_and_v2_round_trips() {
     };
     assert_eq!(fields.len(), 7);
     assert_eq!(fields[3], ("first_day".into(), Value::Int(1942)));
+}
+
+#[test]
+fn v1_inventory_rows_read_as_chain_wide_and_v1_readers_read_store_rows() {
+    // Written for a table without `store_id` (the seed table): the v1 schema, as the connector
+    // registers it for that table.
+    let v1 = Schema::parse_str(schemas::INVENTORY_V1).unwrap();
+    let record = Value::Record(vec![
+        ("id".into(), Value::Int(1)),
+        (
+            "name".into(),
+            Value::Union(1, Box::new(Value::String("cup".into()))),
+        ),
+        (
+            "upsell_item".into(),
+            Value::Union(1, Box::new(Value::String("plate".into()))),
+        ),
+        ("count".into(), Value::Union(1, Box::new(Value::Int(100)))),
+        ("modified".into(), Value::TimestampMillis(1_554_994_983_000)),
+    ]);
+    let datum = apache_avro::to_avro_datum(&v1, record).unwrap();
+    let read = Inventory::decode_resolving(schemas::INVENTORY_V1, &datum).unwrap();
+    assert_eq!(read, inventory());
+    assert_eq!(read.store_id, None);
+    assert!(
+        Inventory::decode(&datum).is_err(),
+        "the v1 datum is not a v2 one"
+    );
+    // v2 bytes of a store's row: a v1 reader (an older consumer) reads them, store ignored.
+    let row = Inventory {
+        store_id: Some("CA_1".into()),
+        ..inventory()
+    };
+    let bytes = row.to_datum().unwrap();
+    let v2 = Schema::parse_str(schemas::INVENTORY).unwrap();
+    let old = apache_avro::from_avro_datum(&v2, &mut &bytes[..], Some(&v1)).unwrap();
+    let Value::Record(fields) = old else {
+        panic!("{old:?}")
+    };
+    assert_eq!(fields.len(), 5);
+    assert_eq!(
+        fields[1],
+        (
+            "name".into(),
+            Value::Union(1, Box::new(Value::String("cup".into())))
+        )
+    );
+    // The v2 layout is v1's followed by the union: a chain-wide row is v1's bytes plus one 0.
+    let chain_wide = inventory().to_datum().unwrap();
+    assert_eq!(chain_wide[..chain_wide.len() - 1], datum[..]);
+    assert_eq!(chain_wide.last(), Some(&0));
 }
 
 #[test]

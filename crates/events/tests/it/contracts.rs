@@ -76,6 +76,12 @@ fn compatibility_check_would_catch_a_breaking_change() {
         .remove("default");
     let no_default = Schema::parse_str(&no_default.to_string()).unwrap();
     assert!(SchemaCompatibility::can_read(&v1, &no_default).is_err());
+    // And for Inventory v2 with a required `store_id`.
+    let v1 = Schema::parse_str(schemas::INVENTORY_V1).unwrap();
+    let mut required: Value = serde_json::from_str(schemas::INVENTORY).unwrap();
+    required["fields"][5] = json!({"name": "store_id", "type": "string"});
+    let required = Schema::parse_str(&required.to_string()).unwrap();
+    assert!(SchemaCompatibility::can_read(&v1, &required).is_err());
 }
 
 /// A field's JSON without `doc`, which does not change the contract.
@@ -160,6 +166,14 @@ fn inventory_is_the_jdbc_connectors_shape() {
         inv["fields"][4]["type"]["connect.name"],
         "org.apache.kafka.connect.data.Timestamp"
     );
+    // v2: the seed's five columns unchanged, then the optional store of a chain's table.
+    assert_eq!(
+        inv["fields"][5],
+        json!({"name": "store_id", "type": ["null", "string"], "default": null})
+    );
+    assert_eq!(inv["fields"].as_array().unwrap().len(), 6);
+    let v1: Value = serde_json::from_str(schemas::INVENTORY_V1).unwrap();
+    assert_eq!(v1["fields"].as_array().unwrap()[..], inv["fields"].as_array().unwrap()[..5]);
     // The connector's example row decodes through our JSON printer unchanged.
     let schema = Schema::parse_str(schemas::INVENTORY).unwrap();
     assert!(

@@ -45,11 +45,25 @@ fn inventory_prints_like_the_connector_example() {
         upsell_item: Some("plate".into()),
         count: Some(100),
         modified: 1_554_994_983_000,
+        store_id: None,
     };
-    let json = datum_to_json(schemas::INVENTORY, &row.to_datum().unwrap()).unwrap();
+    // The seed table's rows are v1 (no `store_id`): v2's bytes without the trailing null union.
+    let v2 = row.to_datum().unwrap();
+    let v1 = &v2[..v2.len() - 1];
+    let json = datum_to_json(schemas::INVENTORY_V1, v1).unwrap();
     assert_eq!(
         json.to_string(),
         r#"{"id":1,"name":{"string":"cup"},"upsell_item":{"string":"plate"},"count":{"int":100},"modified":1554994983000}"#
+    );
+    // A store's row of a chain's table (v2).
+    let store_row = Inventory {
+        store_id: Some("CA_1".into()),
+        ..row
+    };
+    let json = datum_to_json(schemas::INVENTORY, &store_row.to_datum().unwrap()).unwrap();
+    assert_eq!(
+        json.to_string(),
+        r#"{"id":1,"name":{"string":"cup"},"upsell_item":{"string":"plate"},"count":{"int":100},"modified":1554994983000,"store_id":{"string":"CA_1"}}"#
     );
 }
 

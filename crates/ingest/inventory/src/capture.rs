@@ -1,15 +1,17 @@
 //! The connector: start-up checks, the poll loop, transactions, delete scans, retries.
 //!
 //! Each poll is one transaction (per `batch_rows`) holding the rows for
-//! `mysql_tables_jdbc_inventory`, the same rows keyed by name for `inventory_rekeyed`, dead
-//! letters, and the new source offset. A crash anywhere leaves either all of it or none of it,
-//! and the next start reads the offset back, so no row is lost or repeated.
+//! `mysql_tables_jdbc_inventory`, the same rows keyed by name (or store and name, `rekey.rs`)
+//! for `inventory_rekeyed`, dead letters, and the new source offset. A crash anywhere leaves
+//! either all of it or none of it, and the next start reads the offset back, so no row is lost
+//! or repeated.
 
 use crate::config::{InventoryConfig, Mode};
 use crate::db::Db;
 use crate::error::{InventoryError, Result};
 use crate::offsets::{self, SourceOffset};
 use crate::query::{self, Target};
+use crate::rekey;
 use crate::schema;
 use crate::table::{Table, ensure_topics, map_table};
 use aisle_events::dead_letter::DeadLetter;
@@ -18,7 +20,7 @@ use aisle_log::{Log, ProduceRecord, ProducerConfig, TxProducer};
 use aisle_registry::SchemaRegistry;
 use apache_avro::types::Value;
 use sqlx::Row;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +71,9 @@ pub struct Connector {
     offset: SourceOffset,
     offset_key: String,
     live: HashSet<String>,
+    /// Fingerprint of the key each row id was last captured under in this run
+    /// ([`rekey::fingerprint`]): a row moving to another key triggers a delete scan at once.
+    key_of: HashMap<i64, u64>,
     dlq: String,
     stats: Arc<Stats>,
 }
@@ -130,6 +135,7 @@ impl Connector {
             offset,
             offset_key,
             live,
+            key_of: HashMap::new(),
             dlq,
             stats: Arc::new(Stats::default()),
         })
@@ -273,20 +279,29 @@ impl Connector {
         }
         let n = rows.len();
         let started = Instant::now();
+        let mut moved = false;
         // Bulk and timestamp modes may return more than a batch: one transaction per batch.
         for chunk in rows.chunks(self.cfg.batch_rows as usize) {
-            self.write_chunk(chunk, q.with_micros).await?;
+            moved |= self.write_chunk(chunk, q.with_micros).await?;
+        }
+        if moved && self.cfg.delete_scan_interval_ms > 0 {
+            // A row now lives under another key (store or name changed): its old key goes now.
+            self.scan_deletes().await?;
         }
         metrics::histogram!("aisle_processing_seconds", "component" => COMPONENT)
             .record(started.elapsed().as_secs_f64());
         Ok(n)
     }
 
-    async fn write_chunk(&mut self, rows: &[sqlx::any::AnyRow], with_micros: bool) -> Result<()> {
+    /// Writes one transaction; returns whether a row of it moved to another key.
+    async fn write_chunk(&mut self, rows: &[sqlx::any::AnyRow], with_micros: bool) -> Result<bool> {
         let cfg = &self.cfg;
         let t = &self.table;
+        let keying = t.keying(cfg);
         let mut offset = self.offset;
         let mut added: Vec<String> = Vec::new();
+        let mut keyed: Vec<(i64, u64)> = Vec::new();
+        let mut moved = false;
         let (mut n_rekeyed, mut n_dlq) = (0u64, 0u64);
         let ctx = |what: &str| format!("{what} ({} rows)", rows.len());
         self.tx
@@ -335,7 +350,12 @@ impl Connector {
                 }
             };
             let ts_ms = t.ts_idx.and_then(|i| schema::as_i64(&values[i]));
-            let key = schema::key_string(&values[t.key_idx]);
+            let key = keying.key_of_values(&values, t.key_idx, t.store_idx);
+            if let Some(id) = id {
+                let f = rekey::fingerprint(key.as_deref().ok());
+                moved |= self.key_of.get(&id).is_some_and(|&old| old != f);
+                keyed.push((id, f));
+            }
             let fields: Vec<(String, Value)> = t
                 .columns
                 .iter()
@@ -363,7 +383,7 @@ impl Connector {
                     cfg.jdbc_topic
                 )))?;
             match key {
-                Some(k) => {
+                Ok(k) => {
                     let mut rec = ProduceRecord::new(&cfg.rekeyed_topic)
                         .key(k.clone())
                         .value(rekeyed_value);
@@ -380,11 +400,7 @@ impl Connector {
                     added.push(k);
                     n_rekeyed += 1;
                 }
-                None => {
-                    let reason = format!(
-                        "column `{}` is NULL: the row cannot be keyed for {}",
-                        cfg.key_column, cfg.rekeyed_topic
-                    );
+                Err(reason) => {
                     send_dlq(
                         &mut *self.tx,
                         &self.dlq,
@@ -419,6 +435,7 @@ impl Connector {
         // Only now is it real.
         self.offset = offset;
         self.live.extend(added);
+        self.key_of.extend(keyed);
         let n = rows.len() as u64;
         let s = &self.stats;
         s.rows.fetch_add(n, Ordering::Relaxed);
@@ -437,24 +454,20 @@ impl Connector {
             metrics::counter!("aisle_dlq_total", "component" => COMPONENT, "topic" => self.dlq.clone())
                 .increment(n_dlq);
         }
-        Ok(())
+        Ok(moved)
     }
 
     /// One delete scan: every key live in the rekeyed topic that no row of the table carries
-    /// any more gets a tombstone. Returns how many.
+    /// any more (deleted rows, and the old keys of rows whose name or store changed) gets a
+    /// tombstone. Returns how many.
     pub async fn scan_deletes(&mut self) -> Result<usize> {
-        let d = self.db.dialect;
-        let key_col = self
-            .table
+        let t = &self.table;
+        let key_col = t
             .columns
-            .get(self.table.key_idx)
+            .get(t.key_idx)
             .ok_or_else(|| InventoryError::Config("key column vanished".into()))?;
-        let expr = schema::select_expr(d, key_col.kind, &d.quote(&key_col.name));
-        let sql = format!(
-            "SELECT DISTINCT {expr} FROM {} WHERE {} IS NOT NULL",
-            d.quote(&self.cfg.table),
-            d.quote(&key_col.name)
-        );
+        let store_col = t.store_idx.and_then(|i| t.columns.get(i));
+        let sql = rekey::scan_sql(self.db.dialect, &self.cfg.table, key_col, store_col);
         let rows = sqlx::query(&sql)
             .fetch_all(&self.db.pool)
             .await
@@ -462,14 +475,7 @@ impl Connector {
                 "scanning `{}` for deletes",
                 self.cfg.table
             )))?;
-        let mut present = HashSet::with_capacity(rows.len());
-        for r in &rows {
-            let v = schema::row_values(std::slice::from_ref(key_col), r)
-                .map_err(InventoryError::Schema)?;
-            if let Some(k) = schema::key_string(&v[0]) {
-                present.insert(k);
-            }
-        }
+        let present = rekey::present_keys(&rows, key_col, store_col, t.keying(&self.cfg))?;
         let mut gone: Vec<String> = self.live.difference(&present).cloned().collect();
         if gone.is_empty() {
             return Ok(0);

@@ -54,6 +54,7 @@ pub mod db;
 mod error;
 pub mod offsets;
 pub mod query;
+pub mod rekey;
 pub mod schema;
 pub mod seed;
 mod table;

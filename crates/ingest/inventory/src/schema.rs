@@ -387,6 +387,20 @@ mod tests {
         )
         .unwrap();
         let ours = apache_avro::Schema::parse_str(&avro_schema_json("inventory", &cols)).unwrap();
+        let contract =
+            apache_avro::Schema::parse_str(aisle_events::schemas::INVENTORY_V1).unwrap();
+        assert_eq!(ours.canonical_form(), contract.canonical_form());
+        // A chain's table: the seed's columns plus a nullable `store_id` is the current contract.
+        let mut chain = cols.clone();
+        chain.extend(
+            map_columns(
+                Dialect::MySql,
+                "inventory",
+                &[meta("store_id", "varchar(20)", true)],
+            )
+            .unwrap(),
+        );
+        let ours = apache_avro::Schema::parse_str(&avro_schema_json("inventory", &chain)).unwrap();
         let contract = apache_avro::Schema::parse_str(aisle_events::schemas::INVENTORY).unwrap();
         assert_eq!(ours.canonical_form(), contract.canonical_form());
     }

@@ -1,9 +1,11 @@
 //! The table as the connector sees it: its columns mapped to Avro, the configured columns
-//! checked, the schema registered under both topics' subjects; and the connector's topics.
+//! checked, the optional store column found, the schema registered under both topics'
+//! subjects; and the connector's topics.
 
 use crate::config::InventoryConfig;
 use crate::db::{ColumnMeta, Db};
 use crate::error::{InventoryError, Result};
+use crate::rekey::{Keying, STORE_COLUMN};
 use crate::schema::{self, Column, Kind};
 use aisle_events::topics;
 use aisle_log::{CleanupPolicy, Log, TopicSpec};
@@ -19,6 +21,19 @@ pub(crate) struct Table {
     pub(crate) key_idx: usize,
     pub(crate) ts_idx: Option<usize>,
     pub(crate) id_idx: Option<usize>,
+    /// The [`STORE_COLUMN`], if the table has one: its rows are then per store or chain-wide.
+    pub(crate) store_idx: Option<usize>,
+}
+
+impl Table {
+    /// How this table's rows are keyed in `cfg.rekeyed_topic`.
+    pub(crate) fn keying<'a>(&self, cfg: &'a InventoryConfig) -> Keying<'a> {
+        Keying {
+            key_column: &cfg.key_column,
+            topic: &cfg.rekeyed_topic,
+            store_column: self.store_idx.is_some(),
+        }
+    }
 }
 
 /// Maps the table's columns, checks the configured columns, registers the schema under both
@@ -35,7 +50,8 @@ pub(crate) async fn map_table(
             cfg.table, db.url_redacted
         )));
     }
-    let columns = schema::map_columns(db.dialect, &cfg.table, &meta)?;
+    let mut columns = schema::map_columns(db.dialect, &cfg.table, &meta)?;
+    let store_idx = store_column(cfg, &mut columns)?;
     let find = |name: &str, what: &str, ok: &[Kind]| -> Result<usize> {
         let (i, c) = columns
             .iter()
@@ -103,7 +119,32 @@ pub(crate) async fn map_table(
         key_idx,
         ts_idx,
         id_idx,
+        store_idx,
     })
+}
+
+/// Finds the [`STORE_COLUMN`]: text, and always `["null", "string"]` in the schema (the contract's
+/// optional `store_id`, whatever the SQL says), so adding the column to a captured table
+/// registers a BACKWARD-compatible version and every `Inventory` reader reads it.
+fn store_column(cfg: &InventoryConfig, columns: &mut [Column]) -> Result<Option<usize>> {
+    let Some(i) = columns.iter().position(|c| c.name == STORE_COLUMN) else {
+        return Ok(None);
+    };
+    if cfg.key_column == STORE_COLUMN {
+        return Err(InventoryError::Config(format!(
+            "key_column `{STORE_COLUMN}`: that column names the store of a row; key by the item"
+        )));
+    }
+    let c = &mut columns[i];
+    if c.kind != Kind::String {
+        return Err(InventoryError::Config(format!(
+            "column `{STORE_COLUMN}` of `{}` has type `{}`: store ids are text (make it \
+             VARCHAR, or rename the column if it is not a store)",
+            cfg.table, c.sql_type
+        )));
+    }
+    c.nullable = true;
+    Ok(Some(i))
 }
 
 /// Creates the connector's topics where missing (layouts of the design's topic table).

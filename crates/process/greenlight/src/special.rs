@@ -128,6 +128,7 @@ mod tests {
             upsell_item: Some(upsell.into()),
             count,
             modified: 0,
+            store_id: None,
         }
     }
 

@@ -57,6 +57,7 @@ async fn setup(log: &Arc<dyn Log>, registry: &Arc<dyn SchemaRegistry>, base: i64
                 upsell_item: Some((*upsell).into()),
                 count: Some(*count),
                 modified: base - 60_000,
+                store_id: None,
             };
             ProduceRecord::new("inventory")
                 .key(*name)

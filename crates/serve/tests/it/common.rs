@@ -121,6 +121,7 @@ pub fn row(id: i32, name: &str, count: i32) -> Inventory {
         upsell_item: Some("plate".into()),
         count: Some(count),
         modified: 1_554_994_983_000,
+        store_id: None,
     }
 }
 

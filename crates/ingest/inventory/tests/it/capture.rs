@@ -7,7 +7,7 @@ use crate::common;
 
 use aisle_events::{Event, datum_to_json, topics, wire};
 use aisle_inventory::{Connector, InventoryError, init};
-use common::{Kind, config, database, embedded, inventory, keys, records, settle, table};
+use common::{Kind, config, database, embedded, keys, records, settle, table};
 use std::collections::HashSet;
 
 async fn scripted(kind: Kind) {
@@ -47,9 +47,9 @@ async fn scripted(kind: Kind) {
         keys(&jdbc).iter().all(Option::is_none),
         "JDBC topic has no keys"
     );
-    let ids: Vec<i32> = jdbc.iter().map(|r| inventory(r).1.id).collect();
+    let ids: Vec<i32> = jdbc.iter().map(|r| env.inventory(r).1.id).collect();
     assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 1, 8, 9]);
-    let null_row = inventory(&jdbc[9]).1;
+    let null_row = env.inventory(&jdbc[9]).1;
     assert_eq!(
         (null_row.name, null_row.upsell_item),
         (None, Some("plate".into()))
@@ -72,20 +72,20 @@ async fn scripted(kind: Kind) {
     .collect();
     assert_eq!(keys(&rekeyed), expected);
     assert!(rekeyed[9].value.is_none(), "fork's delete is a tombstone");
-    let cup = inventory(&rekeyed[7]).1;
+    let cup = env.inventory(&rekeyed[7]).1;
     assert_eq!(
         (cup.count, cup.upsell_item.as_deref()),
         (Some(5), Some("plate"))
     );
     assert!(
-        cup.modified > inventory(&rekeyed[0]).1.modified,
+        cup.modified > env.inventory(&rekeyed[0]).1.modified,
         "UPDATE moved `modified`"
     );
-    let (schema_id, first) = inventory(&rekeyed[0]);
+    let (schema_id, first) = env.inventory(&rekeyed[0]);
     assert_eq!(first.name.as_deref(), Some("cup"));
     let registered = env.registry.schema_by_id(schema_id).await.unwrap();
     let contract = apache_avro::Schema::parse_str(
-        &aisle_events::schemas::INVENTORY.replace("\"inventory\"", &format!("\"{t}\"")),
+        &aisle_events::schemas::INVENTORY_V1.replace("\"inventory\"", &format!("\"{t}\"")),
     )
     .unwrap();
     let ours = apache_avro::Schema::parse_str(&registered.schema_json).unwrap();
@@ -94,7 +94,7 @@ async fn scripted(kind: Kind) {
     assert_eq!(dlq.len(), 1);
     let reason = String::from_utf8_lossy(dlq[0].header(aisle_events::dead_letter::REASON).unwrap());
     assert!(reason.contains("`name` is NULL"), "{reason}");
-    assert_eq!(inventory(&dlq[0]).1.id, 9);
+    assert_eq!(env.inventory(&dlq[0]).1.id, 9);
 
     // A restart reads its offset and the live keys back: nothing repeated, no second tombstone.
     drop(c);
@@ -152,13 +152,13 @@ async fn same_timestamp_and_restart(kind: Kind) {
     let names: Vec<String> = records(&env.log, &cfg.jdbc_topic)
         .await
         .iter()
-        .map(|r| inventory(r).1.name.unwrap())
+        .map(|r| env.inventory(r).1.name.unwrap())
         .collect();
     assert_eq!(names, ["s1", "s2", "s3", "s4", "s5", "s6"]);
     let modified: HashSet<i64> = records(&env.log, &cfg.rekeyed_topic)
         .await
         .iter()
-        .map(|r| inventory(r).1.modified)
+        .map(|r| env.inventory(r).1.modified)
         .collect();
     assert_eq!(
         modified.into_iter().collect::<Vec<_>>(),
@@ -324,15 +324,7 @@ async fn other_modes(kind: Kind) {
     assert_eq!(bulk.poll_once().await.unwrap(), 8, "the whole table again");
 }
 
-macro_rules! on_every_db {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(super::Kind::Sqlite).await } )* }
-        mod mariadb { $( #[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(super::Kind::MySql).await } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(super::Kind::Postgres).await } )* }
-    };
-}
-
-on_every_db!(
+common::on_every_db!(
     scripted,
     same_timestamp_and_restart,
     schema_evolution,

@@ -2,7 +2,8 @@
 //! registry, configs with fresh names, readers for the topics, a TCP proxy that can be cut.
 #![allow(dead_code)]
 
-use aisle_events::{Event, Inventory, wire};
+use aisle_events::{Inventory, wire};
+use aisle_serde::Deserializer;
 use aisle_inventory::{Db, InventoryConfig, sqlx};
 use aisle_log::{Log, Record};
 use aisle_registry::{LocalRegistry, SchemaRegistry, SchemaStore, StoreConfig};
@@ -22,6 +23,17 @@ pub enum Kind {
 fn required() -> bool {
     aisle_testkit::required("AISLE_REQUIRE_DB")
 }
+
+/// One `#[tokio::test]` per scenario and database, in modules `sqlite`, `mariadb`, `postgres`
+/// (the calling module imports `Kind`).
+macro_rules! on_every_db {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(super::Kind::Sqlite).await } )* }
+        mod mariadb { $( #[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(super::Kind::MySql).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(super::Kind::Postgres).await } )* }
+    };
+}
+pub(crate) use on_every_db;
 
 /// A database to test on: its URL, and the directory a SQLite file lives in.
 pub struct TestDb {
@@ -176,11 +188,16 @@ pub async fn records(log: &Arc<dyn Log>, topic: &str) -> Vec<Record> {
     read_all(&**log, topic).await.unwrap()
 }
 
-/// A value decoded as the contract's `Inventory` (with the schema id it was framed with).
-pub fn inventory(rec: &Record) -> (u32, Inventory) {
-    let v = rec.value.as_ref().expect("a value, not a tombstone");
-    let (id, datum) = wire::split(v).unwrap();
-    (id, Inventory::decode(datum).unwrap())
+impl Env {
+    /// A value decoded as the contract's `Inventory` through the writer schema its id names in
+    /// the registry (as greenlight reads it: a seed table's rows are v1, without `store_id`),
+    /// with that id.
+    pub fn inventory(&self, rec: &Record) -> (u32, Inventory) {
+        let v = rec.value.as_ref().expect("a value, not a tombstone");
+        let (id, _) = wire::split(v).unwrap();
+        let rows = Deserializer::<Inventory>::new(self.registry.clone());
+        (id, rows.decode_blocking(v).unwrap())
+    }
 }
 
 /// Keys of records (None for a null key).

@@ -4,7 +4,7 @@
 use crate::common;
 
 use aisle_inventory::{Connector, init, run};
-use common::{Kind, Proxy, config, database, embedded, inventory, keys, records, settle, table};
+use common::{Kind, Proxy, config, database, embedded, keys, records, settle, table};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -68,7 +68,7 @@ async fn outage(kind: Kind) {
     assert_eq!(summary.rows, 13);
     let jdbc_after = records(&env.log, &cfg.jdbc_topic).await;
     assert_eq!(jdbc_after.len(), jdbc.len(), "nothing more, nothing twice");
-    let ids: Vec<i32> = jdbc_after.iter().map(|r| inventory(r).1.id).collect();
+    let ids: Vec<i32> = jdbc_after.iter().map(|r| env.inventory(r).1.id).collect();
     assert_eq!(ids[..7], [1, 2, 3, 4, 5, 6, 7]);
     let rest: BTreeSet<i32> = ids[7..].iter().copied().collect();
     assert_eq!(rest, BTreeSet::from([2, 8, 9, 10, 11, 12]));
@@ -139,7 +139,7 @@ async fn kafka_runtime_seed_update_delete() {
         .iter()
         .find(|r| r.key.as_deref() == Some(&b"frisbee"[..]))
         .unwrap();
-    assert_eq!(inventory(frisbee).1.count, Some(42));
+    assert_eq!(env.inventory(frisbee).1.count, Some(42));
     let spoon = tail
         .iter()
         .find(|r| r.key.as_deref() == Some(&b"spoon"[..]))

@@ -7,3 +7,4 @@ mod common;
 
 mod capture;
 mod faults;
+mod stores;
