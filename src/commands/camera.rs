@@ -87,9 +87,15 @@ pub struct SimulateArgs {
     /// Events per second.
     #[arg(long, default_value_t = 5.0, value_name = "N")]
     pub rate: f64,
-    /// Store id of every event (default: a random M5 store per cart).
+    /// Store id of every event (default: each cart's store, see --stores).
     #[arg(long, value_name = "ID")]
     pub store: Option<String>,
+    /// Spread the carts over the first N stores of the chain (default 10: M5's CA_1..WI_3; then
+    /// CA_5, TX_4, WI_4, CA_6, ..., the ids `aisle replay sales --synthetic --chain-stores N`
+    /// writes), four carts per store.
+    #[arg(long, value_name = "N", conflicts_with = "store",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub stores: Option<u32>,
     /// Stop after this many events (default: until Ctrl-C).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
@@ -249,7 +255,14 @@ async fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
     }
     let opts = SimOptions {
         rate: args.rate,
-        store_id: args.store.or_else(|| config.camera.store_id.clone()),
+        // --stores spreads the carts: the configured single store does not apply.
+        store_id: match args.stores {
+            Some(_) => None,
+            None => args.store.or_else(|| config.camera.store_id.clone()),
+        },
+        stores: args
+            .stores
+            .map_or(SimOptions::default().stores, |n| n as usize),
         topic: config.camera.topic.clone(),
         count: args.count,
         seed: args.seed,

@@ -3,6 +3,11 @@
 //! Like the original system's test producer, but keyed by item name so the records join with the
 //! inventory: about 85% of the items are the seven seed inventory rows (cup, bowl, fork, spoon,
 //! sports ball, tennis racket, frisbee), the rest other COCO classes found in a shop.
+//!
+//! Carts are spread over the first [`SimOptions::stores`] stores of the chain
+//! ([`topics::chain_store`]: M5's ten first, then `CA_5`, `TX_4`, `WI_4`, ...): four carts per
+//! store, cart `c` (1..=4 × stores) in store `c mod stores`. The default, ten stores, is M5's
+//! stores with carts 1..=40.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,13 +39,22 @@ const ITEMS: [(&str, u32); 11] = [
     ("orange", 3),
 ];
 
+/// Carts per store.
+const CARTS_PER_STORE: u32 = 4;
+
+/// Stores of the default simulation: M5's ten.
+const DEFAULT_STORES: usize = topics::M5_STORES.len();
+
 /// Simulator settings.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
     /// Events per second (> 0).
     pub rate: f64,
-    /// Store id of every event; `None`: a random M5 store per cart.
+    /// Store id of every event; `None`: each cart's store, among the first `stores` of the
+    /// chain.
     pub store_id: Option<String>,
+    /// Stores the carts are spread over (the first N of the chain; default 10: M5's stores).
+    pub stores: usize,
     /// Output topic.
     pub topic: String,
     /// Stop after this many events (`None`: until shutdown).
@@ -56,6 +70,7 @@ impl Default for SimOptions {
         SimOptions {
             rate: 5.0,
             store_id: None,
+            stores: DEFAULT_STORES,
             topic: topics::SHOPPING_CART_OBJECTS.into(),
             count: None,
             seed: None,
@@ -70,10 +85,12 @@ pub fn event(rng: &mut impl Rng, opts: &SimOptions, now_ms: i64) -> ShoppingCart
         .choose_weighted(rng, |(_, w)| *w)
         .expect("ITEMS is non-empty with positive weights");
     let class = coco_by_name(label).expect("ITEMS are COCO labels");
-    let cart = rng.random_range(1..=40);
-    let store = opts.store_id.clone().unwrap_or_else(|| {
-        topics::M5_STORES[(cart as usize) % topics::M5_STORES.len()].to_string()
-    });
+    let stores = opts.stores.max(1);
+    let cart = rng.random_range(1..=CARTS_PER_STORE * stores as u32);
+    let store = opts
+        .store_id
+        .clone()
+        .unwrap_or_else(|| topics::chain_store(cart as usize % stores));
     let (w, h) = (rng.random_range(40..400), rng.random_range(40..400));
     ShoppingCartObject {
         timestamp: now_ms,
@@ -169,5 +186,49 @@ mod tests {
             hits += seed.contains(&e.class_name.as_str()) as usize;
         }
         assert!(hits > n as usize * 3 / 4, "{hits}");
+    }
+
+    #[test]
+    fn carts_spread_over_the_first_n_chain_stores() {
+        let stores_of = |stores: usize, n: i64| {
+            let mut rng = StdRng::seed_from_u64(11);
+            let opts = SimOptions {
+                stores,
+                ..SimOptions::default()
+            };
+            let mut seen = std::collections::BTreeMap::<String, u32>::new();
+            for i in 0..n {
+                let e = event(&mut rng, &opts, i);
+                let cart: usize = e.cart_id.unwrap()[5..].parse().unwrap();
+                let store = e.store_id.unwrap();
+                assert_eq!(store, topics::chain_store(cart % stores));
+                *seen.entry(store).or_default() += 1;
+            }
+            seen
+        };
+        let m5 = stores_of(10, 2000);
+        let want: std::collections::BTreeSet<String> =
+            topics::M5_STORES.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            m5.keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>(),
+            want
+        );
+        let chain = stores_of(100, 20_000);
+        let want: std::collections::BTreeSet<String> =
+            topics::chain_stores(100).into_iter().collect();
+        assert_eq!(
+            chain
+                .keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>(),
+            want
+        );
+        assert!(
+            chain.values().all(|n| *n > 100),
+            "every store gets carts: {chain:?}"
+        );
+        assert_eq!(stores_of(3, 500).len(), 3);
     }
 }

@@ -47,6 +47,7 @@
 pub mod dlq;
 pub mod encode;
 mod error;
+mod plan;
 mod replay;
 pub mod resume;
 mod store;
@@ -54,3 +55,4 @@ pub mod synthetic;
 
 pub use error::{Result, SalesError};
 pub use replay::{Observer, Quiet, ReplayOptions, Source, Speed, Summary, replay};
+pub use synthetic::Chain;

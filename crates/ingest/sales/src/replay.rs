@@ -1,18 +1,15 @@
-//! The replay: plan (every check before anything is sent), dead letters, then one generator task
-//! per store, window by window.
+//! The replay: the plan (every check before anything is sent, [`crate::plan`]), dead letters,
+//! the topic and where each store stopped, then one generator task per store, window by window.
 
 use crate::error::{Result, SalesError};
-use crate::resume;
+use crate::plan::{self, Data};
+use crate::resume::{self, Layout};
 use crate::store::StoreJob;
-use crate::synthetic;
+use crate::synthetic::Chain;
 use aisle_events::SalesRecord;
-use aisle_events::dead_letter::DeadLetter;
-use aisle_events::topics::{self, M5_STORES};
-use aisle_log::{Log, Producer, ProducerConfig, TopicSpec};
-use aisle_m5::Calendar;
-use aisle_m5::files::{self, CALENDAR, PRICES};
-use aisle_m5::prices::{PriceFilter, PriceTable};
-use aisle_m5::wide::{self, SalesHeader, SalesIndex, Series, Window};
+use aisle_events::topics;
+use aisle_log::{Log, ProducerConfig, TopicSpec};
+use aisle_m5::wide::{self, Window};
 use aisle_registry::SchemaRegistry;
 use aisle_serde::Serializer;
 use std::future::Future;
@@ -24,13 +21,27 @@ use tokio::time::Instant;
 /// Where the data comes from.
 #[derive(Clone, Debug)]
 pub enum Source {
-    /// Kaggle's M5 files in a directory.
+    /// Kaggle's M5 files in a directory: M5's ten stores.
     M5 {
         /// The directory (sales, `calendar`, `sell_prices`; `.csv` or `.csv.zst`).
         dir: PathBuf,
     },
-    /// Generated M5-shaped data.
+    /// Generated M5-shaped data for M5's ten stores of 3,049 items: the default [`Chain`], the
+    /// same as `Source::Chain(Chain::default())`.
     Synthetic,
+    /// Generated M5-shaped data for a chain of any number of stores and items per store.
+    Chain(Chain),
+}
+
+impl Source {
+    /// The synthetic chain, `None` for M5 files.
+    pub fn chain(&self) -> Option<Chain> {
+        match self {
+            Source::M5 { .. } => None,
+            Source::Synthetic => Some(Chain::default()),
+            Source::Chain(c) => Some(*c),
+        }
+    }
 }
 
 /// Pacing.
@@ -49,12 +60,17 @@ pub struct ReplayOptions {
     pub source: Source,
     /// Days `first..=last`; `None`: every day of the sales file (synthetic: required).
     pub days: Option<(u32, u32)>,
-    /// Stores to replay; empty: all ten.
+    /// Stores to replay, by id (M5: `CA_1`..`WI_3`; a chain: its [`topics::chain_store`] ids);
+    /// empty: all of the source's.
     pub stores: Vec<String>,
     /// Pacing.
     pub speed: Speed,
     /// Destination topic (its dead letters go to `<topic>.dlq`).
     pub topic: String,
+    /// Partitions of the destination topic; `None`: one per store of the source (10 for M5, N
+    /// for a chain of N). Store `i` (chain index) writes partition `i mod partitions`
+    /// ([`topics::chain_partition`]). An existing topic must have exactly this many.
+    pub partitions: Option<i32>,
     /// Replication of topics this creates (Kafka).
     pub replication: i16,
     /// Days per pass over the sales file (memory: series × days × 2 bytes).
@@ -62,7 +78,8 @@ pub struct ReplayOptions {
 }
 
 impl ReplayOptions {
-    /// Defaults: all stores, full speed, the `sales` topic, 256-day windows.
+    /// Defaults: all stores, full speed, the `sales` topic with one partition per store, 256-day
+    /// windows.
     pub fn new(source: Source) -> Self {
         ReplayOptions {
             source,
@@ -70,6 +87,7 @@ impl ReplayOptions {
             stores: Vec::new(),
             speed: Speed::Max,
             topic: topics::SALES.into(),
+            partitions: None,
             replication: 1,
             window_days: 256,
         }
@@ -107,8 +125,10 @@ pub struct Summary {
     pub rejected: u64,
     /// Rejected rows written to the dead-letter topic by this run.
     pub dead_lettered: u64,
-    /// Records per store (sent + resumed), Kaggle order, selected stores only.
+    /// Records per store (sent + resumed), chain order (M5: Kaggle order), selected stores only.
     pub per_store: Vec<(String, u64)>,
+    /// Partitions of the topic the stores were mapped onto (store index mod this).
+    pub partitions: i32,
     /// Price rows that could not be parsed.
     pub bad_price_rows: u64,
     /// Whether the data was synthetic.
@@ -130,31 +150,11 @@ impl Summary {
     }
 }
 
-/// Everything resolved before sending.
-struct Plan {
-    first: u32,
-    last: u32,
-    stores: [bool; 10],
-    series: Vec<Arc<Vec<Series>>>,
-    data: Data,
-}
-
-enum Data {
-    M5 {
-        header: SalesHeader,
-        index: Arc<SalesIndex>,
-        calendar: Calendar,
-        prices: Arc<PriceTable>,
-        first_window: Option<Window>,
-    },
-    Synthetic,
-}
-
 /// Replays into `log` until done or `shutdown` resolves, registering the `SalesRecord` schema
-/// under the topic's `-value` subject in `registry`. Creates the topic (10 partitions) and its
-/// `.dlq` when missing; resumes from what the topic holds. On `shutdown` every store stops at
-/// the end of the day it is sending, what was sent is flushed, and [`Summary::stopped`] is set:
-/// the next run resumes after it.
+/// under the topic's `-value` subject in `registry`. Creates the topic (one partition per store,
+/// or [`ReplayOptions::partitions`]) and its `.dlq` when missing; resumes from what the topic
+/// holds. On `shutdown` every store stops at the end of the day it is sending, what was sent is
+/// flushed, and [`Summary::stopped`] is set: the next run resumes after it.
 pub async fn replay(
     log: Arc<dyn Log>,
     registry: Arc<dyn SchemaRegistry>,
@@ -179,14 +179,28 @@ async fn replay_until(
     observer: Arc<dyn Observer>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Summary> {
-    let stores = select_stores(&opts.stores)?;
+    let names = plan::store_ids(&opts.source)?;
+    let selected = plan::select_stores(&opts.stores, &names)?;
+    let layout = Layout {
+        stores: names.len(),
+        partitions: match opts.partitions {
+            None => names.len() as i32,
+            Some(p) if p >= 1 => p,
+            Some(p) => {
+                return Err(SalesError::Invalid(format!(
+                    "{p} partitions: the topic needs at least one"
+                )));
+            }
+        },
+    };
+    let topic = opts.topic.as_str();
+    check_partitions(log.as_ref(), topic, layout).await?;
     let plan = {
         let opts = opts.clone();
-        tokio::task::spawn_blocking(move || make_plan(&opts, stores))
+        tokio::task::spawn_blocking(move || plan::make_plan(&opts, names, selected))
             .await
             .map_err(|e| SalesError::Task(e.to_string()))??
     };
-    let topic = opts.topic.as_str();
     // Registered once the arguments and files are known to be good: a bad run changes nothing.
     let schema_id =
         Serializer::<SalesRecord>::register(registry.as_ref(), &topics::value_subject(topic))
@@ -195,7 +209,7 @@ async fn replay_until(
             .id();
     // Replayed records carry their historical day as timestamp (2011–2016): time retention would
     // let the broker delete them minutes after they were written, so the topic keeps them forever.
-    let spec = TopicSpec::new(topic, M5_STORES.len() as i32)
+    let spec = TopicSpec::new(topic, layout.partitions)
         .replication(opts.replication)
         .retention_ms(-1);
     log.create_topic(&spec)
@@ -205,30 +219,26 @@ async fn replay_until(
         .describe_topic(topic)
         .await
         .map_err(SalesError::log(format!("describing {topic}")))?;
-    if info.partitions < M5_STORES.len() as i32 {
-        return Err(SalesError::Invalid(format!(
-            "topic {topic} has {} partitions; the replay needs one per store ({})",
-            info.partitions,
-            M5_STORES.len()
-        )));
+    if info.partitions != layout.partitions {
+        return Err(partition_mismatch(topic, info.partitions, layout));
     }
     let synthetic = matches!(plan.data, Data::Synthetic);
-    let selected: Vec<usize> = (0..10).filter(|s| plan.stores[*s]).collect();
-    let parts: Vec<i32> = selected.iter().map(|s| *s as i32).collect();
+    let selected = plan.selected.clone();
     let mut positions = Vec::with_capacity(selected.len());
     for (s, last) in selected
         .iter()
-        .zip(resume::last_positions(log.as_ref(), topic, &parts).await?)
+        .zip(resume::positions(log.as_ref(), topic, layout, &selected).await?)
     {
         positions.push(match last {
             None => None,
             Some(p) => Some(resume::locate(
                 topic,
-                *s,
+                layout.partition(*s),
+                &plan.names[*s],
                 &p,
                 synthetic,
                 &plan.series[*s],
-                |ts| day_of(&plan, ts),
+                |ts| plan.day_of(ts),
             )?),
         });
     }
@@ -240,19 +250,32 @@ async fn replay_until(
         .map_err(SalesError::log("opening the producer"))?;
     let mut summary = Summary {
         synthetic,
+        partitions: layout.partitions,
         ..Default::default()
     };
     if let Data::M5 { index, prices, .. } = &plan.data {
         summary.rejected = index.rejected.len() as u64;
         summary.bad_price_rows = prices.bad_rows;
-        summary.dead_lettered =
-            dead_letters(log.as_ref(), producer.as_ref(), topic, index, &opts).await?;
+        let file = match &opts.source {
+            crate::Source::M5 { dir } => aisle_m5::files::find_sales(dir)?.display().to_string(),
+            _ => String::new(),
+        };
+        summary.dead_lettered = crate::dlq::dead_letters(
+            log.as_ref(),
+            producer.as_ref(),
+            topic,
+            index,
+            &file,
+            opts.replication,
+        )
+        .await?;
     }
 
     let start = Instant::now();
-    let rows_per_day: Vec<u64> = (0..10).map(|s| plan.series[s].len() as u64).collect();
+    let stores = plan.names.len();
+    let rows_per_day: Vec<u64> = plan.series.iter().map(|s| s.len() as u64).collect();
     let days_total = (plan.last - plan.first + 1) as u64;
-    let mut next: Vec<(u32, u32)> = vec![(plan.first, 0); 10];
+    let mut next: Vec<(u32, u32)> = vec![(plan.first, 0); stores];
     for (s, pos) in selected.iter().zip(&positions) {
         let done_before = match pos {
             None => 0,
@@ -268,16 +291,18 @@ async fn replay_until(
             }
         };
         summary.resumed += done_before;
-        observer.start(M5_STORES[*s], days_total * rows_per_day[*s], done_before);
+        observer.start(&plan.names[*s], days_total * rows_per_day[*s], done_before);
     }
 
-    let Plan {
+    let plan::Plan {
         first,
         last,
+        names,
         series,
         data,
         ..
     } = plan;
+    let names: Vec<Arc<str>> = names.into_iter().map(Arc::from).collect();
     let (window_days, mut first_window) = match &data {
         Data::M5 { .. } => (opts.window_days.max(1), None),
         Data::Synthetic => (last - first + 1, None::<Window>),
@@ -295,6 +320,7 @@ async fn replay_until(
         }
         Data::Synthetic => None,
     };
+    let in_flight = crate::store::in_flight(selected.len());
     let pace_start = tokio::time::Instant::now();
     let mut w_first = first;
     while w_first <= last {
@@ -320,6 +346,8 @@ async fn replay_until(
             }
             let job = StoreJob {
                 store: s,
+                name: names[s].clone(),
+                partition: layout.partition(s),
                 series: series[s].clone(),
                 from: next[s],
                 to_day: w_last,
@@ -330,6 +358,7 @@ async fn replay_until(
                 schema_id,
                 speed: opts.speed,
                 pace: (pace_start, first.max(next[s].0)),
+                in_flight,
                 producer: producer.clone(),
                 observer: observer.clone(),
                 stop: stop.clone(),
@@ -353,167 +382,35 @@ async fn replay_until(
         .await
         .map_err(SalesError::log(format!("flushing {topic}")))?;
     for &s in selected.iter().filter(|_| !summary.stopped) {
-        observer.finish(M5_STORES[s]);
+        observer.finish(&names[s]);
         summary
             .per_store
-            .push((M5_STORES[s].to_string(), days_total * rows_per_day[s]));
+            .push((names[s].to_string(), days_total * rows_per_day[s]));
     }
     summary.secs = start.elapsed().as_secs_f64();
     Ok(summary)
 }
 
-fn select_stores(names: &[String]) -> Result<[bool; 10]> {
-    let mut out = [names.is_empty(); 10];
-    for n in names {
-        let i = topics::store_partition(n.trim()).ok_or_else(|| {
-            SalesError::Invalid(format!(
-                "unknown store `{n}` (M5 stores: {})",
-                M5_STORES.join(",")
-            ))
-        })?;
-        out[i as usize] = true;
-    }
-    Ok(out)
-}
-
-fn make_plan(opts: &ReplayOptions, stores: [bool; 10]) -> Result<Plan> {
-    match &opts.source {
-        Source::Synthetic => {
-            let (first, last) = opts
-                .days
-                .ok_or_else(|| SalesError::Invalid("synthetic data needs a day range".into()))?;
-            if first == 0 || last < first {
-                return Err(SalesError::Invalid(format!(
-                    "empty day range {first}..{last}"
-                )));
-            }
-            let series = (0..10)
-                .map(|s| {
-                    Arc::new(if stores[s] {
-                        synthetic::store_series(s)
-                    } else {
-                        Vec::new()
-                    })
-                })
-                .collect();
-            Ok(Plan {
-                first,
-                last,
-                stores,
-                series,
-                data: Data::Synthetic,
-            })
-        }
-        Source::M5 { dir } => {
-            if !dir.is_dir() {
-                return Err(aisle_m5::M5Error::MissingFile {
-                    what: "data directory",
-                    dir: dir.clone(),
-                    tried: "--data".into(),
-                }
-                .into());
-            }
-            let sales = files::find_sales(dir)?;
-            let calendar_path = files::require(dir, "calendar", CALENDAR)?;
-            let prices_path = files::require(dir, "prices", PRICES)?;
-            let header = wide::read_header(&sales)?;
-            let (first, last) = opts.days.unwrap_or((header.first_day, header.last_day));
-            if first == 0 || last < first {
-                return Err(SalesError::Invalid(format!(
-                    "empty day range {first}..{last}"
-                )));
-            }
-            header.require(first, last)?;
-            let calendar = Calendar::read(&calendar_path)?;
-            calendar.require(first, last)?;
-            let (index, first_window) =
-                wide::index(&header, first, last, &stores, opts.window_days)?;
-            let mut weeks: Vec<u32> = (first..=last)
-                .filter_map(|d| calendar.day(d))
-                .map(|c| c.wm_yr_wk)
-                .collect();
-            weeks.sort_unstable();
-            weeks.dedup();
-            let prices = PriceTable::read(
-                &prices_path,
-                &PriceFilter {
-                    stores: &stores,
-                    items: &index.items,
-                    weeks: &weeks,
-                },
-            )?;
-            let series = index.stores.iter().map(|s| Arc::new(s.clone())).collect();
-            Ok(Plan {
-                first,
-                last,
-                stores,
-                series,
-                data: Data::M5 {
-                    header,
-                    index: Arc::new(index),
-                    calendar,
-                    prices: Arc::new(prices),
-                    first_window: Some(first_window),
-                },
-            })
-        }
-    }
-}
-
-/// The day of a record timestamp in this replay's data: the calendar's, or synthetic dates.
-fn day_of(plan: &Plan, ts: i64) -> Option<u32> {
-    match &plan.data {
-        Data::M5 { calendar, .. } => calendar.day_of(ts),
-        Data::Synthetic => aisle_m5::calendar::day_of_date(ts),
-    }
-}
-
-/// Writes rejected rows to `<topic>.dlq` (original bytes, headers with file, line and reason),
-/// skipping those an earlier run already wrote, so a resumed replay does not repeat them.
-async fn dead_letters(
-    log: &dyn Log,
-    producer: &dyn Producer,
-    topic: &str,
-    index: &SalesIndex,
-    opts: &ReplayOptions,
-) -> Result<u64> {
-    if index.rejected.is_empty() {
-        return Ok(0);
-    }
-    let dlq = topics::dlq(topic);
-    let spec = topics::default_spec(&dlq)
-        .unwrap_or_else(|| TopicSpec::new(&dlq, 1))
-        .replication(opts.replication);
-    log.create_topic(&spec)
+/// Fails when `topic` exists with another partition count than the layout's, before anything
+/// is read, registered or created: the stores would land on other partitions than documented.
+async fn check_partitions(log: &dyn Log, topic: &str, layout: Layout) -> Result<()> {
+    let existing = log
+        .list_topics()
         .await
-        .map_err(SalesError::log(format!("creating {dlq}")))?;
-    let file = match &opts.source {
-        Source::M5 { dir } => files::find_sales(dir)?.display().to_string(),
-        Source::Synthetic => String::new(),
-    };
-    let already = crate::dlq::written_lines(log, &dlq, &file).await?;
-    let mut futs = Vec::new();
-    for r in index.rejected.iter().filter(|r| !already.contains(&r.line)) {
-        tracing::warn!(file = %file, line = r.line, reason = %r.reason, "row rejected to {dlq}");
-        let mut rec = DeadLetter::new(&dlq, &r.reason)
-            .file(&file)
-            .line(r.line)
-            .value(r.raw.clone());
-        if let Some(k) = &r.key {
-            rec = rec.key(k.clone());
+        .map_err(SalesError::log("listing topics"))?;
+    match existing.iter().find(|t| t.name == topic) {
+        Some(t) if t.partitions != layout.partitions => {
+            Err(partition_mismatch(topic, t.partitions, layout))
         }
-        let rec = rec.build();
-        futs.push(
-            producer
-                .send(rec)
-                .await
-                .map_err(SalesError::log(format!("sending to {dlq}")))?,
-        );
+        _ => Ok(()),
     }
-    let n = futs.len() as u64;
-    for f in futs {
-        f.await
-            .map_err(SalesError::log(format!("delivering to {dlq}")))?;
-    }
-    Ok(n)
+}
+
+fn partition_mismatch(topic: &str, has: i32, layout: Layout) -> SalesError {
+    SalesError::Invalid(format!(
+        "topic {topic} has {has} partitions, and this replay expects {} ({} stores, store i on \
+         partition i mod {}): set the partition count to {has} to write onto the existing \
+         topic (--partitions {has}), or use another --topic",
+        layout.partitions, layout.stores, layout.partitions
+    ))
 }

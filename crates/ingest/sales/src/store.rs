@@ -1,6 +1,7 @@
-//! One store's generator: its series for a span of days, in day order, through the producer in
-//! batches ([`Producer::send_batch`]) with a bounded number of records in flight; every
-//! delivery is checked.
+//! One store's generator: its series for a span of days, in day order, onto the store's
+//! partition (which other stores may share), through the producer in batches
+//! ([`Producer::send_batch`]) with a bounded number of records in flight; every delivery is
+//! checked.
 //!
 //! The hot loop allocates nothing per record: the batch's records are built once and refilled,
 //! values are encoded back to back into one buffer per batch and handed out as slices of it,
@@ -12,7 +13,6 @@ use crate::error::{Result, SalesError};
 use crate::replay::{Observer, Speed};
 use crate::resume::SYNTHETIC_HEADER;
 use crate::synthetic;
-use aisle_events::topics::M5_STORES;
 use aisle_events::wire;
 use aisle_log::{BatchDelivery, ProduceRecord, Producer};
 use aisle_m5::Calendar;
@@ -31,9 +31,23 @@ const BATCH: usize = 2048;
 /// Waiting in order also means a failed delivery stops the store before it runs far ahead.
 const IN_FLIGHT: usize = 10;
 
+/// Batches in flight over all store tasks, at most: with more than ten stores, each keeps
+/// fewer (at least 2), so a chain of 100 stores holds ~400,000 records in flight, not 2 million.
+const IN_FLIGHT_TOTAL: usize = 100;
+
+/// Batches each of `stores` store tasks keeps in flight.
+pub(crate) fn in_flight(stores: usize) -> usize {
+    (IN_FLIGHT_TOTAL / stores.max(1)).clamp(2, IN_FLIGHT)
+}
+
 /// One store's part of one window.
 pub(crate) struct StoreJob {
+    /// Chain index (M5: Kaggle index, which the window and price table are laid out by).
     pub(crate) store: usize,
+    /// Store id, for progress.
+    pub(crate) name: Arc<str>,
+    /// The store's partition.
+    pub(crate) partition: i32,
     pub(crate) series: Arc<Vec<Series>>,
     pub(crate) from: (u32, u32),
     pub(crate) to_day: u32,
@@ -44,6 +58,8 @@ pub(crate) struct StoreJob {
     pub(crate) schema_id: u32,
     pub(crate) speed: Speed,
     pub(crate) pace: (tokio::time::Instant, u32),
+    /// Batches in flight before waiting for the oldest ([`in_flight`]).
+    pub(crate) in_flight: usize,
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) observer: Arc<dyn Observer>,
     /// Turns true on shutdown: the store stops at the end of the day it is sending.
@@ -62,7 +78,7 @@ impl StoreJob {
         let mut out = Out {
             job: &self,
             framing,
-            in_flight: VecDeque::with_capacity(IN_FLIGHT + 1),
+            in_flight: VecDeque::with_capacity(self.in_flight + 1),
             batch: Vec::with_capacity(BATCH),
             len: 0,
             values: BytesMut::with_capacity(BATCH * 64),
@@ -139,7 +155,7 @@ impl StoreJob {
             out.ends.push(out.values.len());
             if out.len == out.batch.len() {
                 // Built once per slot and reused: topic, partition and headers never change.
-                let mut rec = ProduceRecord::new(&self.topic).partition(self.store as i32);
+                let mut rec = ProduceRecord::new(&self.topic).partition(self.partition);
                 if self.window.is_none() {
                     rec = rec.header(SYNTHETIC_HEADER, Bytes::from_static(b"true"));
                 }
@@ -198,23 +214,23 @@ impl Out<'_> {
             .send_batch(&self.batch[..n as usize])
             .await
             .map_err(SalesError::log(format!(
-                "sending {}/{} from d_{day} row {row}",
-                job.topic, job.store
+                "sending {}/{} ({}) from d_{day} row {row}",
+                job.topic, job.partition, job.name
             )))?;
         self.in_flight.push_back(delivery);
-        if self.in_flight.len() > IN_FLIGHT {
+        if self.in_flight.len() > job.in_flight {
             self.await_oldest().await?;
         }
         self.sent += n;
-        job.observer.sent(M5_STORES[job.store], n);
+        job.observer.sent(&job.name, n);
         Ok(())
     }
 
     async fn await_oldest(&mut self) -> Result<()> {
         if let Some(f) = self.in_flight.pop_front() {
             f.await.map_err(SalesError::log(format!(
-                "delivering to {}/{}",
-                self.job.topic, self.job.store
+                "delivering to {}/{} ({})",
+                self.job.topic, self.job.partition, self.job.name
             )))?;
         }
         Ok(())

@@ -6,6 +6,7 @@
 mod common;
 
 mod bad_input;
+mod chain;
 mod m5_embedded;
 mod m5_kafka;
 mod retention;
