@@ -3,6 +3,13 @@
 //! inventory items, ten stores), then its end-to-end latency with 1 s windows on objects
 //! produced live. On Kafka it can also run the Kafka Streams app of the original topology
 //! (`benches/reference/kafka-streams-greenlight/run`) on the same input.
+//!
+//! The table is the seven chain-wide seed rows. With `--stores N` ([`Options::stores`]) the cart
+//! objects come from [`aisle_events::topics::chain_stores`]`(N)` instead of the ten M5 stores,
+//! and every store also gets its own rows for [`STORE_ROW_ITEMS`] (`CA_1/cup`, `CA_1/fork`, ...,
+//! each with a count of its own), so the join's per-store path is measured: cup and fork
+//! objects join their store's row, the others look for one, find none and join the chain-wide
+//! row, and the upsells of bowl (cup) and spoon (fork) read the store's stock.
 
 use crate::{BenchError, Kafka, Target};
 use aisle_greenlight::GreenlightConfig;
@@ -24,9 +31,86 @@ pub struct Options {
     pub latency_rate: u64,
     /// Also run the Kafka Streams reference on the same input (`--with-reference`; Kafka only).
     pub with_reference: bool,
+    /// Stores of a chain with their own inventory rows (`--stores`); `None`: the ten M5 stores
+    /// and the chain-wide seed rows only (the figures in BENCHMARKS.md).
+    pub stores: Option<usize>,
 }
 
-fn bench_cart(i: u64, ts: i64) -> aisle_events::ShoppingCartObject {
+/// Items every store of `--stores` has its own row for: cup and fork, which are also the upsell
+/// items of bowl and spoon.
+pub const STORE_ROW_ITEMS: [&str; 2] = ["cup", "fork"];
+
+/// Where the cart objects come from, and whether each store has its own rows.
+#[derive(Clone, Debug)]
+struct Chain {
+    stores: Vec<String>,
+    own_rows: bool,
+}
+
+impl Chain {
+    fn new(stores: Option<usize>) -> Self {
+        match stores {
+            None => Chain {
+                stores: aisle_events::topics::M5_STORES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                own_rows: false,
+            },
+            Some(n) => Chain {
+                stores: aisle_events::topics::chain_stores(n),
+                own_rows: true,
+            },
+        }
+    }
+
+    /// The store of object `i`. Without store rows: `i mod 10`, as before `--stores` (10 and the
+    /// 7 items share no factor, so every store sees every item). With them: runs of seven
+    /// objects (every item once) per store in turn, so every store sees every item whatever N
+    /// is (with `i mod N`, a multiple of 7 would give each store a single item).
+    fn store_of(&self, i: u64) -> &str {
+        let n = self.stores.len() as u64;
+        let slot = if self.own_rows { i / 7 % n } else { i % n };
+        &self.stores[slot as usize]
+    }
+
+    /// The table at `modified`: the seed rows (chain-wide), then each store's own rows.
+    fn inventory(&self, modified: i64) -> Vec<aisle_events::Inventory> {
+        let row = |id: usize, store: Option<&str>, (name, upsell, count): (&str, &str, i32)| {
+            aisle_events::Inventory {
+                id: id as i32,
+                name: Some(name.into()),
+                upsell_item: Some(upsell.into()),
+                count: Some(count),
+                modified,
+                store_id: store.map(Into::into),
+            }
+        };
+        let mut rows: Vec<_> = SEED_ROWS
+            .iter()
+            .enumerate()
+            .map(|(i, r)| row(i + 1, None, *r))
+            .collect();
+        if !self.own_rows {
+            return rows;
+        }
+        for (s, store) in self.stores.iter().enumerate() {
+            for (k, item) in STORE_ROW_ITEMS.iter().enumerate() {
+                let Some((name, upsell, _)) = SEED_ROWS.iter().find(|r| r.0 == *item) else {
+                    continue;
+                };
+                // A count of the store's own (1..=97, never the seed's), so a join that read the
+                // chain-wide row instead would show in the outputs.
+                let count = 1 + ((s * STORE_ROW_ITEMS.len() + k) % 97) as i32;
+                let id = SEED_ROWS.len() + 1 + s * STORE_ROW_ITEMS.len() + k;
+                rows.push(row(id, Some(store), (name, upsell, count)));
+            }
+        }
+        rows
+    }
+}
+
+fn bench_cart(i: u64, ts: i64, chain: &Chain) -> aisle_events::ShoppingCartObject {
     let item = SEED_ROWS[(i % 7) as usize].0;
     aisle_events::ShoppingCartObject {
         timestamp: ts,
@@ -38,18 +122,19 @@ fn bench_cart(i: u64, ts: i64) -> aisle_events::ShoppingCartObject {
         box_y: 2,
         box_w: 3,
         box_h: 4,
-        store_id: Some(aisle_events::topics::M5_STORES[(i % 10) as usize].into()),
+        store_id: Some(chain.store_of(i).to_owned()),
         cart_id: None,
         camera_id: None,
     }
 }
 
-/// Creates `input` (1 partition) and `inventory` and writes the seed rows and `n` cart objects.
+/// Creates `input` (1 partition) and `inventory` and writes the chain's rows and `n` cart
+/// objects.
 async fn bench_input(
     log: &std::sync::Arc<dyn aisle_log::Log>,
     registry: &std::sync::Arc<dyn aisle_registry::SchemaRegistry>,
-    input: &str,
-    inventory: &str,
+    (input, inventory): (&str, &str),
+    chain: &Chain,
     n: u64,
     base: i64,
 ) -> anyhow::Result<()> {
@@ -66,21 +151,14 @@ async fn bench_input(
         .await?;
     let producer = log.producer(&ProducerConfig::default())?;
     let mut rows = Vec::new();
-    for (i, (name, upsell, count)) in SEED_ROWS.iter().enumerate() {
-        let row = aisle_events::Inventory {
-            id: i as i32 + 1,
-            name: Some((*name).into()),
-            upsell_item: Some((*upsell).into()),
-            count: Some(*count),
-            modified: base - 60_000,
-            store_id: None,
-        };
+    for row in chain.inventory(base - 60_000) {
         let mut v = Vec::new();
         wire::write_header(&mut v, inv_id);
         row.encode(&mut v)?;
+        let key = row.key().context("a bench row without a name")?;
         rows.push(
             ProduceRecord::new(inventory)
-                .key(*name)
+                .key(key)
                 .value(v)
                 .timestamp(base - 60_000),
         );
@@ -96,7 +174,7 @@ async fn bench_input(
     while i < n {
         let chunk: Vec<_> = (i..(i + 10_000).min(n))
             .map(|j| {
-                let obj = bench_cart(j, base + j as i64);
+                let obj = bench_cart(j, base + j as i64, chain);
                 let mut v = Vec::with_capacity(96);
                 wire::write_header(&mut v, cart_id);
                 obj.encode(&mut v).expect("encodes");
@@ -183,27 +261,20 @@ async fn bench_throughput(
     Ok((n, done_at.duration_since(first).as_secs_f64()))
 }
 
-/// Latency: objects produced live (event time = now) for ten stores; each window's special is
+/// Latency: objects produced live (event time = now) for the chain's stores; each window's special is
 /// read as soon as it is committed; latency = read time - window end (the first object of the next
 /// window, whose event time passes the end, closes it: grace 0).
 async fn bench_latency(
     log: &std::sync::Arc<dyn aisle_log::Log>,
     registry: &std::sync::Arc<dyn aisle_registry::SchemaRegistry>,
     mut cfg: GreenlightConfig,
-    secs: u64,
-    rate: u64,
+    chain: &Chain,
+    (secs, rate): (u64, u64),
 ) -> anyhow::Result<Vec<f64>> {
     use aisle_events::{Event, wire};
     use aisle_log::{ConsumerConfig, Offset, ProduceRecord, ProducerConfig, TopicPartition};
-    bench_input(
-        log,
-        registry,
-        &cfg.input,
-        &cfg.inventory,
-        0,
-        aisle_log::now_ms(),
-    )
-    .await?;
+    let topics = (cfg.input.as_str(), cfg.inventory.as_str());
+    bench_input(log, registry, topics, chain, 0, aisle_log::now_ms()).await?;
     cfg.window_ms = 1_000;
     cfg.grace_ms = 0;
     cfg.idle_timeout_ms = 0;
@@ -246,6 +317,7 @@ async fn bench_latency(
         ..Default::default()
     })?;
     let input = cfg.input.clone();
+    let chain = chain.clone();
     let produce = tokio::spawn(async move {
         // Warm-up: a few seconds for the group to form before timing starts.
         let start = tokio::time::Instant::now();
@@ -253,7 +325,7 @@ async fn bench_latency(
         for i in 0..total {
             let due = start + Duration::from_micros(i * 1_000_000 / rate);
             tokio::time::sleep_until(due).await;
-            let obj = bench_cart(i, aisle_log::now_ms());
+            let obj = bench_cart(i, aisle_log::now_ms(), &chain);
             let mut v = Vec::with_capacity(96);
             wire::write_header(&mut v, cart_id);
             obj.encode(&mut v)?;
@@ -297,6 +369,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the bench on `target`: progress on stderr, the table on stdout.
 pub async fn run(target: &Target, opts: &Options) -> Result<(), BenchError> {
+    if opts.stores == Some(0) {
+        return Err(BenchError::Options("--stores must be at least 1".into()));
+    }
     Ok(bench(target, opts).await?)
 }
 
@@ -307,12 +382,19 @@ async fn bench(target: &Target, args: &Options) -> anyhow::Result<()> {
     let input = format!("bench-gl-carts-{tag}");
     let inventory = format!("bench-gl-inventory-{tag}");
     let base = (aisle_log::now_ms() / 60_000 - 120) * 60_000;
+    let chain = Chain::new(args.stores);
+    // Said after the runtime in the headings, only with --stores (the default's stay as they were).
+    let stores = match args.stores {
+        Some(n) => format!(", {n} stores with their own rows"),
+        None => String::new(),
+    };
     eprintln!(
-        "producing {} cart objects into {input} ({} runtime)...",
+        "producing {} cart objects into {input} ({} runtime{stores})...",
         args.records,
         log.runtime()
     );
-    bench_input(&log, &registry, &input, &inventory, args.records, base).await?;
+    let topics = (input.as_str(), inventory.as_str());
+    bench_input(&log, &registry, topics, &chain, args.records, base).await?;
     let cfg = GreenlightConfig {
         input: input.clone(),
         inventory: inventory.clone(),
@@ -336,6 +418,10 @@ async fn bench(target: &Target, args: &Options) -> anyhow::Result<()> {
             (_, false) => eprintln!("the reference is not there ({}); skipped", script.display()),
             (Some(kafka), true) => {
                 eprintln!("running the Kafka Streams reference on the same input...");
+                if chain.own_rows {
+                    // The 2019 topology joins on the item name alone: `CA_1/cup` keys no cart.
+                    eprintln!("(the reference joins chain-wide rows only: it has no store rows)");
+                }
                 reference = Some(kafka_streams(&script, kafka, &input, &inventory, args).await?);
             }
         }
@@ -353,12 +439,13 @@ async fn bench(target: &Target, args: &Options) -> anyhow::Result<()> {
             "latency: {} objects/s for {} s, 1 s windows...",
             args.latency_rate, args.latency_secs
         );
-        bench_latency(&log, &registry, lcfg, args.latency_secs, args.latency_rate).await?
+        let run = (args.latency_secs, args.latency_rate);
+        bench_latency(&log, &registry, lcfg, &chain, run).await?
     } else {
         Vec::new()
     };
     lat.sort_by(f64::total_cmp);
-    println!("aisle bench greenlight ({} runtime)", log.runtime());
+    println!("aisle bench greenlight ({} runtime{stores})", log.runtime());
     println!(
         "  {:<34} {:>12} {:>10} {:>14}",
         "", "records", "seconds", "records/s"
@@ -416,4 +503,72 @@ async fn kafka_streams(
     );
     let line = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(line.trim()).with_context(|| format!("reference output `{}`", line.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn default_chain_is_todays_bench() {
+        let chain = Chain::new(None);
+        assert_eq!(chain.stores, aisle_events::topics::M5_STORES);
+        let rows = chain.inventory(5);
+        let keys: Vec<_> = rows.iter().map(|r| r.key().unwrap()).collect();
+        let seed: Vec<_> = SEED_ROWS.iter().map(|r| r.0.to_string()).collect();
+        assert_eq!(keys, seed);
+        assert!(rows.iter().all(|r| r.store_id.is_none() && r.modified == 5));
+        for i in 0..20 {
+            let c = bench_cart(i, 0, &chain);
+            let want = aisle_events::topics::M5_STORES[(i % 10) as usize];
+            assert_eq!(c.store_id.as_deref(), Some(want));
+            assert_eq!(c.class_name, SEED_ROWS[(i % 7) as usize].0);
+        }
+    }
+
+    #[test]
+    fn stores_get_their_own_rows_and_the_join_takes_them() {
+        let n = 14;
+        let chain = Chain::new(Some(n));
+        let stores = aisle_events::topics::chain_stores(n);
+        assert_eq!(chain.stores, stores);
+        let rows = chain.inventory(0);
+        assert_eq!(rows.len(), SEED_ROWS.len() + n * STORE_ROW_ITEMS.len());
+        let table: HashMap<String, aisle_events::Inventory> =
+            rows.iter().map(|r| (r.key().unwrap(), r.clone())).collect();
+        assert_eq!(table.len(), rows.len(), "keys are unique");
+        let ids: std::collections::BTreeSet<_> = rows.iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), rows.len(), "ids are unique");
+        // Every store carts every item within the first 7 N objects (14 is a multiple of 7: a
+        // plain `i mod N` would give each store one item).
+        let seen: std::collections::BTreeSet<_> = (0..n as u64 * 7)
+            .map(|i| {
+                let c = bench_cart(i, 0, &chain);
+                (c.store_id.unwrap(), c.class_name)
+            })
+            .collect();
+        assert_eq!(seen.len(), n * SEED_ROWS.len());
+        // What the processor's rule joins for each store and item: the store's own cup and fork
+        // (a count unlike the chain's), the chain-wide row for the rest.
+        let mut lookup = aisle_greenlight::StoreRows::new();
+        let mut counts = std::collections::BTreeSet::new();
+        for store in &stores {
+            for (name, upsell, chain_count) in SEED_ROWS {
+                let r = lookup
+                    .find(Some(store), name, |k| table.get(k))
+                    .unwrap_or_else(|| panic!("{store} {name}: no row"));
+                assert_eq!(r.upsell_item.as_deref(), Some(upsell));
+                if STORE_ROW_ITEMS.contains(&name) {
+                    assert_eq!(r.store_id.as_deref(), Some(store.as_str()), "{name}");
+                    let c = r.count.unwrap();
+                    assert!(c > 0 && c != chain_count, "{store} {name}: {c}");
+                    counts.insert(c);
+                } else {
+                    assert_eq!(r.store_id, None, "{store} {name}");
+                }
+            }
+        }
+        assert!(counts.len() > 1, "store counts differ between stores");
+    }
 }

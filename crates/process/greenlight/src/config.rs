@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct GreenlightConfig {
     /// Cart objects to read (`ShoppingCartObject`, any partition count).
     pub input: String,
-    /// The inventory table (`Inventory` keyed by item name; compacted).
+    /// The inventory table (`Inventory` keyed by item name for chain-wide rows and
+    /// `{store}/{name}` for a store's own rows; compacted). A store's row shadows the
+    /// chain-wide one for that store (see the crate docs).
     pub inventory: String,
     /// Where each closed window's per-item counts go.
     pub windowed_items: String,

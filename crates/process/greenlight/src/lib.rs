@@ -3,8 +3,8 @@
 //! the embedded runtime and on Kafka.
 //!
 //! Cart objects (`shopping_cart_objects`, any partition count, records of the 2019 producers
-//! included) are joined with the `inventory_rekeyed` table as of their event time, counted per
-//! store in event-time windows (tumbling or hopping, with grace), and each closed window yields
+//! included) are joined with the `inventory_rekeyed` table as of their event time (the store's
+//! own row first, see below), counted per store in event-time windows (tumbling or hopping, with grace), and each closed window yields
 //! one `WindowedItem` per item (`windowed_items`) and its `GreenLightSpecial`
 //! (`green_light_specials`). Windows close when the store's event time passes end + grace, or
 //! when the store goes quiet (wall-clock idle timeout). Late records go to
@@ -12,6 +12,18 @@
 //! `shopping_cart_objects.dlq`. Everything is exactly-once: outputs, window state (changelog)
 //! and input offsets commit in one transaction. Processes with the same `application_id` split
 //! the partitions.
+//!
+//! # Stores and the chain
+//! The table holds chain-wide rows, keyed by item name (`cup`: the seed table's rows), and a
+//! store's own rows, keyed `{store}/{name}` (`CA_1/cup`: [`aisle_events::types::inventory_key`]). A
+//! cart object from store S for item `cup` joins the row `S/cup` if one is in force at the
+//! record's event time, otherwise the chain-wide `cup`; so a store row shadows the chain-wide
+//! row for that store only, every other store still sees the chain's, and once the store row is
+//! deleted (a tombstone) the store sees the chain's again. A cart object without a `store_id` is
+//! counted in the `default_store`'s windows and joins chain-wide rows only. The special's
+//! upsell stock follows the same rule for the window's store (for the default store's windows:
+//! the default store's own rows, if any, else the chain's). A table with no store rows gives
+//! exactly the outputs it gave before stores had rows. [`StoreRows`] is the rule.
 //!
 //! Main items:
 //! * [`run`]: prepare topics and schemas, restore the table, run until a shutdown future resolves;
@@ -33,17 +45,20 @@
 //! * `config.rs`: [`GreenlightConfig`].
 //! * `window_state.rs`: the join result carried between the stages, the window aggregate.
 //! * `special.rs`: the winning rule.
+//! * `store_rows.rs`: [`StoreRows`], which row a store sees (its own, else the chain's).
 //! * `windows.rs`: [`Windows`] and what a closed window writes.
 //! * `processor.rs`: [`Greenlight`], the composition (join → repartition → windows).
 
 mod config;
 mod processor;
 pub mod special;
+mod store_rows;
 pub mod window_state;
 mod windows;
 
 pub use config::GreenlightConfig;
 pub use processor::{Greenlight, Timing, Topics};
+pub use store_rows::StoreRows;
 pub use windows::{Outputs, Windows};
 
 /// Component name in metrics and logs.

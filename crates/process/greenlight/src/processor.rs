@@ -2,7 +2,9 @@
 //!
 //! 1. **join** (input partitions): decode ([`Deserializer`]; bad records to the dead-letter topic,
 //!    [`aisle_streams::side`]), then join with the inventory at event time
-//!    ([`TableJoin::catch_up`] first: the table is read to its end or past the record's time).
+//!    ([`TableJoin::catch_up`] first: the table is read to its end or past the record's time):
+//!    the store's own row for the item if it has one then, else the chain-wide row
+//!    ([`StoreRows`]).
 //! 2. **repartition by store** ([`Repartition`]; skipped with one input partition, "direct"
 //!    mode): the original bytes as value, the join result in a header, keyed by store; every
 //!    turn the join stage also reports each input partition's time to every repartition
@@ -13,8 +15,10 @@
 //!    late records to the late topic.
 
 use crate::special::Rule;
+use crate::store_rows::StoreRows;
 use crate::window_state::{JOIN_HEADER, Joined, PROGRESS_HEADER, WindowAgg};
 use crate::windows::{self, Outputs, Windows};
+use aisle_events::types::key_store;
 use aisle_events::{Inventory, ShoppingCartObject};
 use aisle_log::{Log, ProduceRecord, Record, TopicPartition};
 use aisle_serde::{DecodeError, Deserializer};
@@ -66,6 +70,8 @@ pub struct Greenlight {
     rule: Rule,
     default_store: String,
     table: TableJoin<Inventory>,
+    /// The join's store-key buffer.
+    rows: StoreRows,
     carts: Deserializer<ShoppingCartObject>,
     /// The windows of each assigned state partition.
     tasks: HashMap<i32, Windows>,
@@ -109,6 +115,7 @@ impl Greenlight {
             rule,
             default_store,
             table,
+            rows: StoreRows::new(),
             carts,
             tasks: HashMap::new(),
             rep,
@@ -159,17 +166,16 @@ impl Greenlight {
             dlq(out, "class_name is empty");
             return Ok(None);
         }
-        let store = obj
-            .store_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&self.default_store)
-            .to_owned();
+        // The store the record names (trimmed, not blank); without one the record is counted
+        // in the default store's windows but joins chain-wide rows only.
+        let own_store = key_store(obj.store_id.as_deref());
+        let store = own_store.unwrap_or(self.default_store.as_str()).to_owned();
         let partition_time = self.rep.observe(rec.partition, obj.timestamp);
         // Table before stream: the row in force at the record's time must have been read.
         self.table.catch_up(obj.timestamp).await?;
-        let row = self.table.get_at(item, obj.timestamp);
+        let row = self
+            .rows
+            .get_at(&self.table, own_store, item, obj.timestamp);
         Ok(Some(Joined {
             store,
             item: item.to_owned(),

@@ -4,8 +4,9 @@
 //! 1. matched an inventory row (at least one detection joined),
 //! 2. have an upsell item in that row,
 //! 3. were carted at least `min_count` times, and
-//! 4. whose upsell item is not known to be out of stock at the window's end: an upsell item
-//!    with **no** inventory row does not block (its stock is unknown, and `reason` says so:
+//! 4. whose upsell item is not known to be out of stock at the window's end, in the window's
+//!    store (the store's own row for the upsell item if it has one then, else the chain-wide
+//!    row: [`crate::StoreRows`]): an upsell item with **no** inventory row does not block (its stock is unknown, and `reason` says so:
 //!    "upsell plate stock unknown (not in inventory)"), while an upsell row with a count <= 0
 //!    or no count blocks when `require_stock` is on (the default; `--allow-out-of-stock` turns
 //!    it off).
@@ -28,12 +29,13 @@ pub struct Rule {
 }
 
 /// Picks the special of a closed window. `upsell_row(name)` is the inventory row of an upsell
-/// item as of the window's end (`None`: no row, stock unknown, which does not block).
+/// item as the window's store sees it at the window's end (its own row, else the chain-wide
+/// one; `None`: no row, stock unknown, which does not block).
 pub fn pick<'a>(
     store: &str,
     agg: &WindowAgg,
     rule: Rule,
-    upsell_row: impl Fn(&str) -> Option<&'a Inventory>,
+    mut upsell_row: impl FnMut(&str) -> Option<&'a Inventory>,
 ) -> Option<GreenLightSpecial> {
     let mut ranked: Vec<(&String, &crate::window_state::ItemAgg)> = agg.items.iter().collect();
     ranked.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
@@ -234,6 +236,41 @@ mod tests {
             assert_eq!(s.item, "bowl", "{count:?}: {}", s.reason);
             assert!(s.reason.contains("not required"), "{}", s.reason);
         }
+    }
+
+    #[test]
+    fn special_upsell_stock_is_the_window_stores_own() {
+        // bowl's upsell is cup: 100 chain-wide, none left in CA_1's own row.
+        let mut table: std::collections::BTreeMap<String, Inventory> = seed_table()
+            .into_iter()
+            .map(|r| (r.name.clone().unwrap(), r))
+            .collect();
+        let mut own = row(100, "cup", "plate", Some(0));
+        own.store_id = Some("CA_1".into());
+        table.insert("CA_1/cup".into(), own);
+        let agg = window(&seed_table(), &[("bowl", 5), ("fork", 2)]);
+        let mut rows = crate::StoreRows::new();
+        let mut pick_for = |store: &str| {
+            pick(store, &agg, DEFAULT, |u| {
+                rows.find(Some(store), u, |k| table.get(k))
+            })
+            .unwrap()
+        };
+        let ca = pick_for("CA_1");
+        assert_eq!(ca.item, "fork", "{}", ca.reason);
+        assert!(
+            ca.reason
+                .contains("passed over: bowl 5 (upsell cup out of stock (0))"),
+            "{}",
+            ca.reason
+        );
+        let tx = pick_for("TX_1");
+        assert_eq!(tx.item, "bowl", "{}", tx.reason);
+        assert!(
+            tx.reason.ends_with("upsell cup in stock (100)"),
+            "{}",
+            tx.reason
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! turns each window it closes into one `WindowedItem` per item and the window's special.
 
 use crate::special::{self, Rule};
+use crate::store_rows::StoreRows;
 use crate::window_state::WindowAgg;
 use aisle_events::{GreenLightSpecial, Inventory, WindowedItem};
 use aisle_log::ProduceRecord;
@@ -28,7 +29,8 @@ pub struct Outputs {
 }
 
 /// Closed windows' outputs, in order: per window, one `WindowedItem` per item, then its
-/// special (if any), picked with the upsell rows in force just before the window's end.
+/// special (if any), picked with the upsell rows in force just before the window's end as the
+/// window's store sees them ([`StoreRows`]: its own row, else the chain-wide one).
 pub fn emit(
     closed: &[Closed<WindowAgg>],
     rule: Rule,
@@ -36,8 +38,10 @@ pub fn emit(
     to: &Outputs,
     out: &mut Vec<ProduceRecord>,
 ) -> Result<()> {
+    // Windows close far less often than records arrive: one buffer per call is enough.
+    let mut rows = StoreRows::new();
     for c in closed {
-        emit_one(&c.key, &c.agg, rule, table, to, out)?;
+        emit_one(&c.key, &c.agg, rule, table, &mut rows, to, out)?;
     }
     Ok(())
 }
@@ -47,6 +51,7 @@ fn emit_one(
     agg: &WindowAgg,
     rule: Rule,
     table: &TableJoin<Inventory>,
+    rows: &mut StoreRows,
     to: &Outputs,
     out: &mut Vec<ProduceRecord>,
 ) -> Result<()> {
@@ -69,8 +74,10 @@ fn emit_one(
         );
     }
     let at = agg.end - 1;
+    // The window's store: for the default store's windows (cart objects without a store id)
+    // that is the default store's own rows, if the table has any, else the chain-wide ones.
     match special::pick(store, agg, rule, |u| {
-        table.get_at(u, at).map(|r| r.as_ref())
+        rows.get_at(table, Some(store), u, at).map(|r| r.as_ref())
     }) {
         Some(s) => {
             tracing::info!(store, window_start = s.window_start, item = %s.item, upsell = %s.upsell_item, count = s.count, "green light special");

@@ -3,9 +3,8 @@
 //! repartition topic); one stops midway, the other takes over its partitions, restores their
 //! window state from the changelog, and the output is what one task alone produces.
 
-#![allow(clippy::unwrap_used)] // a harness: a failed unwrap is a failed run, with its message
-
-use aisle_events::{Event, GreenLightSpecial, Inventory, ShoppingCartObject, WindowedItem, wire};
+use crate::common::{framed, read};
+use aisle_events::{GreenLightSpecial, Inventory, ShoppingCartObject, WindowedItem};
 use aisle_greenlight::GreenlightConfig;
 use aisle_log::{CleanupPolicy, Log, ProduceRecord, ProducerConfig, TopicSpec};
 use aisle_log_embedded::{EmbeddedConfig, EmbeddedLog};
@@ -24,13 +23,6 @@ fn counts(store: usize) -> [(&'static str, i64); 3] {
         ("spoon", 500),
         ("cup", 300),
     ]
-}
-
-fn framed<T: Event>(id: u32, v: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    wire::write_header(&mut out, id);
-    v.encode(&mut out).unwrap();
-    out
 }
 
 async fn setup(log: &Arc<dyn Log>, registry: &Arc<dyn SchemaRegistry>, base: i64) {
@@ -185,16 +177,4 @@ async fn two_tasks_one_group_one_stops_midway() {
         assert_eq!(sp.unmatched_items, 300);
         assert_eq!(sp.total_items, counts(s).iter().map(|c| c.1).sum::<i64>());
     }
-}
-
-async fn read<T: Event>(log: &Arc<dyn Log>, topic: &str) -> Vec<T> {
-    if log.describe_topic(topic).await.is_err() {
-        return Vec::new();
-    }
-    aisle_testkit::read_all(&**log, topic)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| T::decode(wire::split(r.value.as_ref().unwrap()).unwrap().1).unwrap())
-        .collect()
 }
