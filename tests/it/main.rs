@@ -14,6 +14,7 @@ mod support;
 mod camera_bench;
 mod camera_cli;
 mod camera_kafka;
+mod chain_cluster;
 mod cli;
 mod demo_camera;
 mod forecast_cli;

@@ -19,7 +19,7 @@ use std::time::Duration;
 const DAYS: usize = 24;
 const SPEED: &str = "2";
 
-fn cluster() -> Option<(String, PathBuf)> {
+pub(crate) fn cluster() -> Option<(String, PathBuf)> {
     let bootstrap = std::env::var("AISLE_TEST_KAFKA_CLUSTER")
         .ok()
         .filter(|s| !s.is_empty());
@@ -93,7 +93,7 @@ async fn high_watermarks(log: &KafkaLog, topic: &str) -> Vec<Result<i64, aisle_l
 /// `read_uncommitted` and reports a lagging committed view without failing on it.
 const REREAD_FOR: Duration = Duration::from_secs(150);
 
-fn script(name: &str, args: &[&str], dir: &PathBuf) {
+pub(crate) fn script(name: &str, args: &[&str], dir: &PathBuf) {
     let out = Command::new(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("scripts")
