@@ -20,8 +20,10 @@ use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum ForecastCmd {
-    /// Consume `sales` into durable per-series history and publish 28-day forecasts of every
-    /// series to `sales_forecasts` (key = series id) whenever it has caught up with a new day.
+    /// Consume `sales` as a member of a consumer group (instances with the same --group split
+    /// its partitions; history is restored from a changelog topic) and publish 28-day forecasts
+    /// of every series of each partition to `sales_forecasts` (key = series id) once caught up
+    /// and a new day is complete for every series of that partition.
     Run(RunArgs),
     /// Score a submission with WRMSSE (M5 Competitors' Guide), per level, beside the official
     /// sNaive, ES_bu and winner scores; with --quantile-forecasts also a quantile file with
@@ -39,7 +41,8 @@ pub struct RunArgs {
     /// weekdays follow from the day number and prices from the records.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Exit after the first forecast made once caught up with the topic.
+    /// Exit once every assigned partition has been read to its end and forecast (one instance:
+    /// every partition).
     #[arg(long)]
     pub once: bool,
     /// Also write a Kaggle submission (`id,F1..F28`, `_evaluation` rows).
@@ -49,9 +52,14 @@ pub struct RunArgs {
     /// the M5 uncertainty format (`id,F1..F28`, ids like `Total_X_0.005_evaluation`).
     #[arg(long, value_name = "FILE")]
     pub quantiles: Option<PathBuf>,
-    /// Where the history snapshot lives (default: DATA_DIR/forecast).
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// Consumer group: instances with the same group share the `sales` partitions, and its
+    /// history lives in `<GROUP>-history-changelog`.
+    #[arg(long, default_value = "aisle-forecast", value_name = "GROUP")]
+    pub group: String,
+    /// This instance's id, stable across restarts (its transactional id is `<GROUP>-<ID>`, so a
+    /// restarted instance fences its dead predecessor at once). Default: the process id.
+    #[arg(long, value_name = "ID")]
+    pub instance_id: Option<String>,
     /// Model: pooled (default), snaive, ma, ses, croston, tsb, naive.
     #[arg(long, default_value = "pooled")]
     pub model: String,
@@ -280,10 +288,17 @@ async fn run_stream(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     let opened = runtime::open_log(config).await?;
     let log = opened.log.clone();
     let registry = runtime::registry(config, &log).await?;
-    let mut opts = RunOptions::new(
-        args.state_dir
-            .unwrap_or_else(|| config.data_dir.join("forecast")),
-    );
+    let old = config.data_dir.join("forecast").join("history.bin");
+    if old.exists() {
+        tracing::warn!(
+            file = %old.display(),
+            "this snapshot is no longer read: history now lives in the group's changelog topic \
+             (the first run reads `sales` from the beginning); the file can be deleted"
+        );
+    }
+    let mut opts = RunOptions::new();
+    opts.group_id = args.group;
+    opts.instance_id = args.instance_id;
     opts.sales_topic = args.topic;
     opts.forecasts_topic = args.output;
     opts.once = args.once;
@@ -292,9 +307,10 @@ async fn run_stream(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     opts.horizon = args.horizon;
     let s = stream::run(log, registry, inputs, model, opts, shutdown).await?;
     println!(
-        "forecast: {} records applied ({} skipped), {} series through d_{}, {} forecasts published",
+        "forecast: {} records applied ({} skipped, {} days closed with series missing), {} series through d_{}, {} forecasts published",
         s.records,
         s.skipped,
+        s.gaps,
         s.series,
         s.last_day.unwrap_or(0),
         s.published

@@ -50,6 +50,9 @@ pub enum ForecastError {
     /// The log failed (external system; a retry may help).
     #[error("log: {0}")]
     Log(#[from] aisle_log::LogError),
+    /// The stream task failed (it names the partition, offset or store).
+    #[error("forecast stream: {0}")]
+    Stream(String),
     /// A record could not be decoded or encoded.
     #[error("{topic}/{partition}@{offset}: {message}")]
     Record {

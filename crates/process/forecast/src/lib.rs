@@ -20,7 +20,8 @@
 //! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`) with the readers of
 //!   `aisle-m5` (calendar, prices, wide tables, series ids, the hierarchy);
 //! * [`submission`]: Kaggle `id,F1..F28` files; [`stream`]: the `sales` → `sales_forecasts`
-//!   forecaster with durable per-series history ([`history::History`]).
+//!   forecaster, one member of a consumer group, with per-partition history in a changelog
+//!   ([`partition::PartitionHistory`]) and a per-partition day watermark.
 //!
 //! ```
 //! use aisle_m5::SeriesMeta;
@@ -55,8 +56,9 @@
 //! * `rolling`: 28-day-horizon splits over series with a full daily history.
 //! * `evaluate`: scoring a submission file against a truth file, the official comparison rows.
 //! * `submission`: Kaggle CSV read/write.
-//! * `history`: per-series daily history with an atomic on-disk snapshot.
-//! * `stream`: consume `sales`, keep history, publish `SalesForecast`s.
+//! * `partition`: one `sales` partition's daily history, day watermark and changelog records.
+//! * `forecaster`: the stream task's processor (records → history → forecasts per partition).
+//! * `stream`: [`stream::run`], one instance of the forecaster on the exactly-once loop.
 //! * `error`: [`ForecastError`].
 
 pub mod backtest;
@@ -79,5 +81,6 @@ pub mod wrmsse;
 pub mod wspl;
 
 pub use error::{ForecastError, Result};
-pub mod history;
+mod forecaster;
+pub mod partition;
 pub mod stream;

@@ -6,6 +6,7 @@
 pub mod baselines;
 pub mod gbdt;
 pub mod learner;
+pub mod partitioned;
 pub mod pooled;
 pub mod price;
 mod profile;

@@ -141,7 +141,7 @@ async fn streamed_forecasts_carry_monotone_quantiles_of_every_series() -> anyhow
     }
 
     let file = dir.path().join("quantiles.csv");
-    let mut opts = RunOptions::new(dir.path().join("state"));
+    let mut opts = RunOptions::new();
     opts.once = true;
     opts.quantile_submission = Some(file.clone());
     let summary = run(
