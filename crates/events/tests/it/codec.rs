@@ -186,7 +186,14 @@ fn keys_follow_the_design_table() {
         Some("cup"),
         "a blank store is chain-wide"
     );
-    assert_eq!(Inventory { name: None, ..store_row("CA_1") }.key(), None);
+    assert_eq!(
+        Inventory {
+            name: None,
+            ..store_row("CA_1")
+        }
+        .key(),
+        None
+    );
     assert_eq!(windowed(true).key(), "cup@1700000040000");
     assert_eq!(special().key(), "CA_1");
     assert_eq!(forecast().key(), "FOODS_3_090_CA_1");

@@ -173,7 +173,10 @@ fn inventory_is_the_jdbc_connectors_shape() {
     );
     assert_eq!(inv["fields"].as_array().unwrap().len(), 6);
     let v1: Value = serde_json::from_str(schemas::INVENTORY_V1).unwrap();
-    assert_eq!(v1["fields"].as_array().unwrap()[..], inv["fields"].as_array().unwrap()[..5]);
+    assert_eq!(
+        v1["fields"].as_array().unwrap()[..],
+        inv["fields"].as_array().unwrap()[..5]
+    );
     // The connector's example row decodes through our JSON printer unchanged.
     let schema = Schema::parse_str(schemas::INVENTORY).unwrap();
     assert!(

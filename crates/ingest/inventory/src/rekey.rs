@@ -41,7 +41,11 @@ pub struct Keying<'a> {
 impl Keying<'_> {
     /// The key of a row with item `name` and store `store` (the column's values; `store` is
     /// always `None` without a store column), or why the row cannot be keyed.
-    pub fn key(&self, name: Option<&str>, store: Option<&str>) -> std::result::Result<String, String> {
+    pub fn key(
+        &self,
+        name: Option<&str>,
+        store: Option<&str>,
+    ) -> std::result::Result<String, String> {
         let Some(name) = name else {
             return Err(format!(
                 "column `{}` is NULL: the row cannot be keyed for {}",
@@ -93,7 +97,11 @@ pub fn scan_sql(dialect: Dialect, table: &str, name: &Column, store: Option<&Col
     let mut select = schema::select_expr(dialect, name.kind, &dialect.quote(&name.name));
     if let Some(s) = store {
         select.push_str(", ");
-        select.push_str(&schema::select_expr(dialect, s.kind, &dialect.quote(&s.name)));
+        select.push_str(&schema::select_expr(
+            dialect,
+            s.kind,
+            &dialect.quote(&s.name),
+        ));
     }
     format!(
         "SELECT DISTINCT {select} FROM {} WHERE {} IS NOT NULL",
@@ -136,18 +144,31 @@ mod tests {
         assert_eq!(CHAIN.key(Some("cup"), None).unwrap(), "cup");
         assert_eq!(CHAIN.key(Some("cup"), Some("CA_1")).unwrap(), "CA_1/cup");
         assert_eq!(CHAIN.key(Some("cup"), Some(" CA_1 ")).unwrap(), "CA_1/cup");
-        assert_eq!(CHAIN.key(Some("cup"), Some("")).unwrap(), "cup", "blank: chain-wide");
+        assert_eq!(
+            CHAIN.key(Some("cup"), Some("")).unwrap(),
+            "cup",
+            "blank: chain-wide"
+        );
         assert_eq!(CHAIN.key(Some("cup"), Some("  ")).unwrap(), "cup");
         // A store's item may have a `/`: the store ends at the first one.
-        assert_eq!(CHAIN.key(Some("1/2 gal"), Some("TX_1")).unwrap(), "TX_1/1/2 gal");
+        assert_eq!(
+            CHAIN.key(Some("1/2 gal"), Some("TX_1")).unwrap(),
+            "TX_1/1/2 gal"
+        );
     }
 
     #[test]
     fn rows_whose_key_would_be_ambiguous_are_refused_with_the_reason() {
         let err = CHAIN.key(Some("cup"), Some("CA/1")).unwrap_err();
-        assert!(err.contains("`store_id` is `CA/1`") && err.contains("inventory_rekeyed"), "{err}");
+        assert!(
+            err.contains("`store_id` is `CA/1`") && err.contains("inventory_rekeyed"),
+            "{err}"
+        );
         let err = CHAIN.key(Some("CA_1/cup"), None).unwrap_err();
-        assert!(err.contains("`CA_1/cup`") && err.contains("chain-wide"), "{err}");
+        assert!(
+            err.contains("`CA_1/cup`") && err.contains("chain-wide"),
+            "{err}"
+        );
         let err = CHAIN.key(None, Some("CA_1")).unwrap_err();
         assert!(err.contains("`name` is NULL"), "{err}");
     }

@@ -387,8 +387,7 @@ mod tests {
         )
         .unwrap();
         let ours = apache_avro::Schema::parse_str(&avro_schema_json("inventory", &cols)).unwrap();
-        let contract =
-            apache_avro::Schema::parse_str(aisle_events::schemas::INVENTORY_V1).unwrap();
+        let contract = apache_avro::Schema::parse_str(aisle_events::schemas::INVENTORY_V1).unwrap();
         assert_eq!(ours.canonical_form(), contract.canonical_form());
         // A chain's table: the seed's columns plus a nullable `store_id` is the current contract.
         let mut chain = cols.clone();

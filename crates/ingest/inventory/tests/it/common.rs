@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use aisle_events::{Inventory, wire};
-use aisle_serde::Deserializer;
 use aisle_inventory::{Db, InventoryConfig, sqlx};
 use aisle_log::{Log, Record};
 use aisle_registry::{LocalRegistry, SchemaRegistry, SchemaStore, StoreConfig};
+use aisle_serde::Deserializer;
 use aisle_testkit::{Fixture, rand_suffix, read_all};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -78,8 +78,15 @@ async fn store_rows(kind: Kind) {
     );
     let rows: Vec<Inventory> = rekeyed[7..].iter().map(|r| env.inventory(r).1).collect();
     assert_eq!(rows[0].store_id.as_deref(), Some("CA_1"));
-    assert_eq!((rows[1].count, rows[1].store_id.as_deref()), (Some(0), Some("TX_1")));
-    assert_eq!(rows[2].store_id.as_deref(), Some(" WI_1 "), "the value as stored");
+    assert_eq!(
+        (rows[1].count, rows[1].store_id.as_deref()),
+        (Some(0), Some("TX_1"))
+    );
+    assert_eq!(
+        rows[2].store_id.as_deref(),
+        Some(" WI_1 "),
+        "the value as stored"
+    );
     assert_eq!(rows[4].store_id.as_deref(), Some(""), "blank: chain-wide");
     // Seed rows written before the column read as chain-wide with the current reader.
     assert_eq!(env.inventory(&rekeyed[0]).1.store_id, None);
@@ -121,11 +128,16 @@ async fn store_rows(kind: Kind) {
     assert_eq!(rows, [want("CA_3/cup", true), want("cup", true)]);
     let mut tombstones = tail[2..].to_vec();
     tombstones.sort();
-    assert_eq!(tombstones, [want("CA_1/cup", false), want("TX_1/cup", false)]);
+    assert_eq!(
+        tombstones,
+        [want("CA_1/cup", false), want("TX_1/cup", false)]
+    );
 
     // A deleted store row: tombstoned by the scan; the chain-wide `cup` stays (two rows hold it).
-    db.exec(&[&format!("DELETE FROM {t} WHERE name = 'bowl' AND store_id IS NOT NULL")])
-        .await;
+    db.exec(&[&format!(
+        "DELETE FROM {t} WHERE name = 'bowl' AND store_id IS NOT NULL"
+    )])
+    .await;
     assert_eq!(c.scan_deletes().await.unwrap(), 1);
     let last = records(&env.log, &cfg.rekeyed_topic).await;
     let end = last.last().unwrap();
