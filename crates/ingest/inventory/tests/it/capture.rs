@@ -19,15 +19,7 @@ async fn scripted(kind: Kind) {
     let cfg = config(&t);
     assert_eq!(init(&db.url, &t).await.unwrap().inserted, 7);
     settle().await;
-    let start = || {
-        Connector::start(
-            cfg.clone(),
-            &db.url,
-            env.log.clone(),
-            env.registry.clone(),
-            false,
-        )
-    };
+    let start = || env.start(&cfg, &db.url);
     let mut c = start().await.unwrap();
     assert_eq!(c.poll_once().await.unwrap(), 7);
     db.exec(&[
@@ -124,15 +116,7 @@ async fn same_timestamp_and_restart(kind: Kind) {
         .collect();
     db.exec(&stmts.iter().map(String::as_str).collect::<Vec<_>>())
         .await;
-    let start = || {
-        Connector::start(
-            cfg.clone(),
-            &db.url,
-            env.log.clone(),
-            env.registry.clone(),
-            false,
-        )
-    };
+    let start = || env.start(&cfg, &db.url);
     let mut a = start().await.unwrap();
     assert_eq!(a.poll_once().await.unwrap(), 2);
     drop(a); // "crash" between two batches of rows that share one timestamp
@@ -195,15 +179,7 @@ async fn schema_evolution(kind: Kind) {
     let cfg = config(&t);
     init(&db.url, &t).await.unwrap();
     settle().await;
-    let mut c = Connector::start(
-        cfg.clone(),
-        &db.url,
-        env.log.clone(),
-        env.registry.clone(),
-        false,
-    )
-    .await
-    .unwrap();
+    let mut c = env.start(&cfg, &db.url).await.unwrap();
     assert_eq!(c.poll_once().await.unwrap(), 7);
     db.exec(&[
         &format!("ALTER TABLE {t} ADD COLUMN price DOUBLE PRECISION"),

@@ -189,6 +189,22 @@ pub async fn records(log: &Arc<dyn Log>, topic: &str) -> Vec<Record> {
 }
 
 impl Env {
+    /// A connector for `cfg` on the database at `url`, on this runtime (no rescan).
+    pub async fn start(
+        &self,
+        cfg: &InventoryConfig,
+        url: &str,
+    ) -> aisle_inventory::Result<aisle_inventory::Connector> {
+        aisle_inventory::Connector::start(
+            cfg.clone(),
+            url,
+            self.log.clone(),
+            self.registry.clone(),
+            false,
+        )
+        .await
+    }
+
     /// A value decoded as the contract's `Inventory` through the writer schema its id names in
     /// the registry (as greenlight reads it: a seed table's rows are v1, without `store_id`),
     /// with that id.

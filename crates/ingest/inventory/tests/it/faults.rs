@@ -148,15 +148,7 @@ async fn kafka_runtime_seed_update_delete() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 
-    let mut again = Connector::start(
-        cfg.clone(),
-        &db.url,
-        env.log.clone(),
-        env.registry.clone(),
-        false,
-    )
-    .await
-    .unwrap();
+    let mut again = env.start(&cfg, &db.url).await.unwrap();
     assert_eq!(again.poll_once().await.unwrap(), 0);
     assert_eq!(again.scan_deletes().await.unwrap(), 0);
     assert_eq!(records(&env.log, &cfg.jdbc_topic).await.len(), 8);

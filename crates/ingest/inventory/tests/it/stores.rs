@@ -26,15 +26,7 @@ async fn store_rows(kind: Kind) {
     let cfg = config(&t);
     init(&db.url, &t).await.unwrap();
     settle().await;
-    let start = || {
-        Connector::start(
-            cfg.clone(),
-            &db.url,
-            env.log.clone(),
-            env.registry.clone(),
-            false,
-        )
-    };
+    let start = || env.start(&cfg, &db.url);
     let mut c = start().await.unwrap();
     assert_eq!(c.poll_once().await.unwrap(), 7, "the seed table, unchanged");
     let subject = topics::value_subject(&cfg.rekeyed_topic);

@@ -45,6 +45,17 @@ async fn registry(log: &Arc<dyn Log>) -> anyhow::Result<Arc<dyn SchemaRegistry>>
     )))
 }
 
+/// `s` framed with schema `id`, keyed by its series, for `partition`.
+fn record(id: u32, s: &SalesRecord, partition: i32) -> anyhow::Result<ProduceRecord> {
+    let mut value = Vec::new();
+    wire::write_header(&mut value, id);
+    s.encode(&mut value)?;
+    Ok(ProduceRecord::new(topics::SALES)
+        .key(s.key().into_bytes())
+        .value(value)
+        .partition(partition))
+}
+
 /// Creates `sales` (2 partitions) and writes every record, store = partition.
 async fn produce_sales(log: &Arc<dyn Log>) -> anyhow::Result<()> {
     produce_sales_except(log, |_, _, _| false).await
@@ -78,14 +89,7 @@ async fn produce_sales_except(
     for day in 1..=DAYS {
         for (p, store) in STORES.iter().enumerate() {
             for item in ITEMS.into_iter().filter(|i| !skip(i, store, day)) {
-                let s = sale(item, store, day);
-                let mut value = Vec::new();
-                wire::write_header(&mut value, id);
-                s.encode(&mut value)?;
-                let rec = ProduceRecord::new(topics::SALES)
-                    .key(s.key().into_bytes())
-                    .value(value)
-                    .partition(p as i32);
+                let rec = record(id, &sale(item, store, day), p as i32)?;
                 pending.push(producer.send(rec).await?);
             }
         }
@@ -359,19 +363,8 @@ async fn a_missing_day_waits_then_is_reported() -> anyhow::Result<()> {
         )
         .await?;
     let producer = log.producer(&ProducerConfig::default())?;
-    let late = sale(ITEMS[1], STORES[1], DAYS);
-    let mut value = Vec::new();
-    wire::write_header(&mut value, id);
-    late.encode(&mut value)?;
-    producer
-        .send(
-            ProduceRecord::new(topics::SALES)
-                .key(late.key().into_bytes())
-                .value(value)
-                .partition(1),
-        )
-        .await?
-        .await?;
+    let late = record(id, &sale(ITEMS[1], STORES[1], DAYS), 1)?;
+    producer.send(late).await?.await?;
     let again = forecast(&log, true, None).await?;
     assert_eq!((again.records, again.published, again.gaps), (1, 3, 0));
     let got = published(&log).await?;
