@@ -145,6 +145,13 @@ const LISTED_STORES: usize = 12;
 
 /// The library's options for `args`.
 fn options(config: &Config, args: &SalesArgs) -> anyhow::Result<ReplayOptions> {
+    // clap's `requires` does not see an unset boolean flag as missing: checked here.
+    if !args.synthetic && (args.chain_stores.is_some() || args.items_per_store.is_some()) {
+        anyhow::bail!(
+            "--chain-stores and --items-per-store describe a synthetic chain: add --synthetic \
+             (the M5 files always hold M5's ten stores of 3,049 items)"
+        );
+    }
     let source = match (&args.data, args.synthetic) {
         (Some(dir), false) => Source::M5 { dir: dir.clone() },
         _ => match (args.chain_stores, args.items_per_store) {
