@@ -3,10 +3,10 @@
 //! repartition topic); one stops midway, the other takes over its partitions, restores their
 //! window state from the changelog, and the output is what one task alone produces.
 
-use crate::common::{framed, read};
+use crate::common::{framed, inputs, read};
 use aisle_events::{GreenLightSpecial, Inventory, ShoppingCartObject, WindowedItem};
 use aisle_greenlight::GreenlightConfig;
-use aisle_log::{CleanupPolicy, Log, ProduceRecord, ProducerConfig, TopicSpec};
+use aisle_log::{Log, ProduceRecord, ProducerConfig};
 use aisle_log_embedded::{EmbeddedConfig, EmbeddedLog};
 use aisle_registry::{LocalRegistry, SchemaRegistry, SchemaStore};
 use std::collections::BTreeMap;
@@ -26,18 +26,7 @@ fn counts(store: usize) -> [(&'static str, i64); 3] {
 }
 
 async fn setup(log: &Arc<dyn Log>, registry: &Arc<dyn SchemaRegistry>, base: i64) {
-    log.create_topic(&TopicSpec::new("carts", 4)).await.unwrap();
-    log.create_topic(&TopicSpec::new("inventory", 1).cleanup(CleanupPolicy::Compact))
-        .await
-        .unwrap();
-    let cart_id = registry
-        .register("carts-value", aisle_events::schemas::SHOPPING_CART_OBJECT)
-        .await
-        .unwrap();
-    let inv_id = registry
-        .register("inventory-value", aisle_events::schemas::INVENTORY)
-        .await
-        .unwrap();
+    let (cart_id, inv_id) = inputs(log, registry, 4).await;
     let producer = log.producer(&ProducerConfig::default()).unwrap();
     let rows: Vec<_> = [("fork", "spoon", 200), ("spoon", "fork", 10)]
         .iter()

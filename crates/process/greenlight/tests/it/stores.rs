@@ -5,10 +5,10 @@
 //! tombstone of it falls back to the chain-wide row, and the special's upsell stock is the
 //! window's store's own.
 
-use crate::common::{framed, read};
+use crate::common::{framed, inputs, read};
 use aisle_events::{GreenLightSpecial, Inventory, ShoppingCartObject, WindowedItem};
 use aisle_greenlight::GreenlightConfig;
-use aisle_log::{CleanupPolicy, Log, ProduceRecord, ProducerConfig, TopicSpec};
+use aisle_log::{Log, ProduceRecord, ProducerConfig};
 use aisle_log_embedded::{EmbeddedConfig, EmbeddedLog};
 use aisle_registry::{LocalRegistry, SchemaRegistry, SchemaStore};
 use std::collections::BTreeMap;
@@ -93,18 +93,7 @@ async fn scenario(
     let registry: Arc<dyn SchemaRegistry> = Arc::new(LocalRegistry::new(
         SchemaStore::open(log.clone()).await.unwrap(),
     ));
-    log.create_topic(&TopicSpec::new("carts", 1)).await.unwrap();
-    log.create_topic(&TopicSpec::new("inventory", 1).cleanup(CleanupPolicy::Compact))
-        .await
-        .unwrap();
-    let cart_id = registry
-        .register("carts-value", aisle_events::schemas::SHOPPING_CART_OBJECT)
-        .await
-        .unwrap();
-    let inv_id = registry
-        .register("inventory-value", aisle_events::schemas::INVENTORY)
-        .await
-        .unwrap();
+    let (cart_id, inv_id) = inputs(&log, &registry, 1).await;
     let producer = log.producer(&ProducerConfig::default()).unwrap();
     let rows: Vec<_> = table
         .into_iter()
