@@ -14,7 +14,9 @@
 
 use aisle_forecast::backtest::backtest;
 use aisle_forecast::dataset::M5Data;
-use aisle_forecast::models::{self, Model, pooled::Pooled, yearly::YearlyPool};
+use aisle_forecast::levelcheck::{self, Predictor};
+use aisle_forecast::models::yearly::{YearlyPool, YearlySpec};
+use aisle_forecast::models::{self, Model, pooled::Pooled};
 use aisle_forecast::rolling::{self, RollingRow};
 use aisle_forecast::scales::{self, ScaleSource};
 use aisle_forecast::selection;
@@ -36,7 +38,7 @@ fn variants() -> Vec<Box<dyn Model>> {
         let base = Pooled::default();
         for p in [
             Pooled {
-                yearly: false,
+                yearly: None,
                 ..base
             },
             Pooled {
@@ -76,17 +78,25 @@ fn variants() -> Vec<Box<dyn Model>> {
                 ..base
             },
             Pooled {
-                yearly_pool: YearlyPool::StoreDept,
-                yearly_shrink: 1.0,
+                yearly: Some(YearlySpec {
+                    pool: YearlyPool::StoreDept,
+                    shrink: 1.0,
+                    ..YearlySpec::ISSUE_7
+                }),
                 ..base
             },
             Pooled {
-                yearly_pool: YearlyPool::StoreDept,
-                yearly_shrink: 0.5,
+                yearly: Some(YearlySpec {
+                    pool: YearlyPool::StoreDept,
+                    ..YearlySpec::ISSUE_7
+                }),
                 ..base
             },
             Pooled {
-                yearly_shrink: 1.0,
+                yearly: Some(YearlySpec {
+                    shrink: 1.0,
+                    ..YearlySpec::ISSUE_7
+                }),
                 ..base
             },
         ] {
@@ -224,23 +234,91 @@ fn per_split(v: &[f64]) -> String {
     format!("{} | **{mean:.4}**", levels(v))
 }
 
+/// The level check ([`levelcheck`]): every predictor of next month's rate, per origin month,
+/// scored on levels 1–9 with the published scales (else the daily history's) and the dollar
+/// weights of the daily history. Returns the mean per predictor, in `predictors` order.
+fn level_tables(
+    data: &M5Data,
+    published: Option<&Vec<Vec<Option<f64>>>>,
+    predictors: &[Predictor],
+) -> anyhow::Result<Vec<f64>> {
+    let Some(monthly) = &data.inputs.monthly else {
+        return Ok(vec![0.0; predictors.len()]);
+    };
+    let sales = &data.sales;
+    let mut e = Wrmsse::m5(
+        &sales.series,
+        &sales.values,
+        sales.last_day(),
+        &data.inputs.calendar,
+        &data.inputs.prices,
+    )?;
+    if let Some(p) = published {
+        e.replace_scales(p);
+    }
+    let wdays: Vec<usize> = (sales.first_day..=sales.last_day())
+        .map(|d| {
+            data.inputs
+                .calendar
+                .day(d)
+                .map_or(0, |c| usize::from(c.wday.clamp(1, 7)) - 1)
+        })
+        .collect();
+    let profiles = levelcheck::group_profiles(&sales.series, &sales.values, &wdays);
+    let rows = levelcheck::run(
+        monthly,
+        &sales.series,
+        &profiles,
+        e.weights(),
+        e.scales(),
+        predictors,
+    );
+    println!(
+        "\nlevel check: next month's weekday-balanced rate, {} origins (targets {}..{}), mean over levels 1-9 of the weighted |error|/sqrt(scale)",
+        rows.first().map_or(0, |r| r.per_origin.len()),
+        rows.first()
+            .and_then(|r| r.targets.first())
+            .map_or("", String::as_str),
+        rows.first()
+            .and_then(|r| r.targets.last())
+            .map_or("", String::as_str),
+    );
+    println!("| predictor | all origins | last 24 | into May | into June |");
+    for r in &rows {
+        let n = r.per_origin.len();
+        let last: f64 =
+            r.per_origin[n.saturating_sub(24)..].iter().sum::<f64>() / 24f64.min(n as f64).max(1.0);
+        println!(
+            "| {} | **{:.4}** | {last:.4} | {:.4} | {:.4} |",
+            r.name,
+            r.mean(),
+            r.mean_into("-05"),
+            r.mean_into("-06")
+        );
+    }
+    Ok(rows.iter().map(levelcheck::LevelRow::mean).collect())
+}
+
 fn selection_tables(
     dir: &Path,
     data: &M5Data,
     published: Option<&Vec<Vec<Option<f64>>>>,
 ) -> anyhow::Result<()> {
     let src = published.map_or(ScaleSource::Training, |p| ScaleSource::Published(p.clone()));
-    let mut ms: Vec<Box<dyn Model>> = selection::candidates()
-        .into_iter()
-        .map(|p| Box::new(p) as Box<dyn Model>)
-        .collect();
-    for t in selection::reconciled() {
-        ms.push(Box::new(t));
-    }
+    let cands = selection::candidates();
+    let mut ms: Vec<Box<dyn Model>> = cands.iter().map(selection::Candidate::model).collect();
     ms.push(Box::new(models::PerSeries::new(
         "sNaive",
         |y: &[f64], h: usize| models::baselines::seasonal_naive(y, h, 7),
     )));
+    let mut predictors: Vec<Predictor> = cands.iter().map(|c| c.level_predictor()).collect();
+    predictors.push(Predictor {
+        name: "no change".into(),
+        spec: None,
+        per_store: true,
+    });
+    let mut level = level_tables(data, published, &predictors)?;
+    level.truncate(cands.len());
     let rows = selection::run(&data.sales, &data.inputs, &src, &ms)?;
     let splits: Vec<String> = selection::SPLITS
         .iter()
@@ -261,7 +339,19 @@ fn selection_tables(
     if let Some(b) = selection::best(&rows) {
         println!("\nbest by mean WRMSSE L1-9 over splits: {}", b.model);
     }
-    let mut rolled = Vec::new();
+    let cand_rows = &rows[..cands.len()];
+    println!("\nrule (selection::choose) against the previous default:");
+    println!("| model | mean L1-9 | mean L1-12 | level check | verdict |");
+    for (i, r) in cand_rows.iter().enumerate().skip(1) {
+        println!(
+            "| {} | {:.4} | {:.4} | {:.4} | {} |",
+            r.model,
+            r.mean_l1_9(),
+            r.mean_l1_12(),
+            level[i],
+            selection::verdict(cand_rows, &level, i)
+        );
+    }
     if let Some(full) = rolling::load_full(dir)? {
         let every = rolling::origins(full.last_day(), 28, 28, 420);
         let season: Vec<i32> = (1..=4).map(|k| 1941 - 364 * k).collect();
@@ -270,13 +360,21 @@ fn selection_tables(
             ("origins d_1941 - 52k weeks", &season),
         ] {
             let r = rolling::rolling(&full, &data.inputs, o, 28, 28, &ms)?;
-            print_rolling(&format!("candidates, rolling 28-day splits, {title}"), &r);
-            rolled.push(r.iter().map(|x| x.mean(1..=9)).collect::<Vec<f64>>());
+            print_rolling(
+                &format!("candidates, rolling 28-day splits (not in the rule), {title}"),
+                &r,
+            );
         }
     }
+    let chosen = selection::choose(cand_rows, &level);
     println!(
-        "\nchosen (beats the previous default in-window and on every rolling set, else it): {}",
-        rows[selection::choose(&rows, &rolled)].model
+        "\nchosen (selection::choose): {}{}",
+        cand_rows[chosen].model,
+        if chosen == 0 {
+            " (the previous default)"
+        } else {
+            ""
+        }
     );
     let t = tokio::time::Instant::now();
     let h = aisle_m5::hierarchy::Hierarchy::m5(&data.sales.series);

@@ -15,6 +15,7 @@
 //! * [`quantiles::QuantileModel`]: the nine M5 quantiles of every series at every level;
 //!   [`wspl::Wspl`]: their weighted scaled pinball loss (M5 uncertainty measure);
 //! * [`selection`]: the multi-origin backtest that picks the default pooled model;
+//!   [`levelcheck`]: the yearly factor scored month to month over five years, levels 1–9;
 //!   [`fullhistory`]: rolling origins with the whole daily history shown, RMSSE per series;
 //! * [`synthetic`]: M5-shaped synthetic data for cost measurements;
 //! * [`dataset::M5Data`]: loads an M5 directory (`.csv` or `.csv.zst`) with the readers of
@@ -52,6 +53,7 @@
 //! * `synthetic`: M5-shaped synthetic sales, calendar and prices.
 //! * `backtest`: train/test splits inside the available days.
 //! * `selection`: several such splits, every candidate, the choice by mean over splits.
+//! * `levelcheck`: the level (yearly factor) backtested at monthly resolution.
 //! * `quantiles`, `wspl`: quantile forecasts and their score.
 //! * `rolling`: 28-day-horizon splits over series with a full daily history.
 //! * `evaluate`: scoring a submission file against a truth file, the official comparison rows.
@@ -68,6 +70,7 @@ mod error;
 pub mod evaluate;
 pub mod features;
 pub mod fullhistory;
+pub mod levelcheck;
 /// The twelve M5 levels: [`aisle_m5::hierarchy`], under its old path.
 pub mod models;
 pub mod monthly;

@@ -15,7 +15,13 @@ use std::path::Path;
 pub struct Monthly {
     months: HashMap<String, usize>,
     days_in: Vec<f64>,
+    /// Days of each weekday (`wday - 1`, 0 = Saturday) each month covers.
+    wdays_in: Vec<[f64; 7]>,
     by_series: HashMap<String, Vec<f32>>,
+}
+
+fn wday_index(c: &aisle_m5::CalendarDay) -> usize {
+    usize::from(c.wday.clamp(1, 7)) - 1
 }
 
 impl Monthly {
@@ -41,9 +47,13 @@ impl Monthly {
             .map(|(k, (_, m))| (m.clone(), k))
             .collect();
         let mut days_in = vec![0.0; cols.len()];
+        let mut wdays_in = vec![[0.0; 7]; cols.len()];
         for d in 1..=last_day.min(calendar.last_day()) {
-            if let Some(&k) = calendar.day(d).and_then(|c| months.get(&c.month)) {
+            if let Some(c) = calendar.day(d)
+                && let Some(&k) = months.get(&c.month)
+            {
                 days_in[k] += 1.0;
+                wdays_in[k][wday_index(c)] += 1.0;
             }
         }
         let mut by_series = HashMap::new();
@@ -65,6 +75,7 @@ impl Monthly {
         Ok(Self {
             months,
             days_in,
+            wdays_in,
             by_series,
         })
     }
@@ -76,15 +87,19 @@ impl Monthly {
         let mut months: HashMap<String, usize> = HashMap::new();
         let mut month_of_day = Vec::new();
         let mut days_in = Vec::new();
+        let mut wdays_in: Vec<[f64; 7]> = Vec::new();
         for d in panel.first_day..=last_day.min(panel.last_day()) {
             let k = calendar.day(d).map(|c| {
                 let n = months.len();
-                *months.entry(c.month.clone()).or_insert(n)
+                (*months.entry(c.month.clone()).or_insert(n), wday_index(c))
             });
-            if let Some(k) = k {
+            if let Some((k, w)) = k {
                 days_in.resize(months.len(), 0.0);
+                wdays_in.resize(months.len(), [0.0; 7]);
                 days_in[k] += 1.0;
+                wdays_in[k][w] += 1.0;
             }
+            let k = k.map(|(k, _)| k);
             month_of_day.push(k);
         }
         let by_series = panel
@@ -104,6 +119,7 @@ impl Monthly {
         Self {
             months,
             days_in,
+            wdays_in,
             by_series,
         }
     }
@@ -125,6 +141,7 @@ impl Monthly {
         Self {
             months: self.months.clone(),
             days_in: self.days_in.clone(),
+            wdays_in: self.wdays_in.clone(),
             by_series,
         }
     }
@@ -145,6 +162,20 @@ impl Monthly {
     /// Whether no series was read.
     pub fn is_empty(&self) -> bool {
         self.by_series.is_empty()
+    }
+
+    /// Ids of every series the totals hold, sorted.
+    pub fn series_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.by_series.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The share of each weekday (index `wday - 1`, 0 = Saturday) among the days `month` covers.
+    pub fn weekday_mix(&self, month: &str) -> Option<[f64; 7]> {
+        let &k = self.months.get(month)?;
+        let days = self.days_in[k];
+        (days > 0.0).then(|| self.wdays_in[k].map(|n| n / days))
     }
 
     /// Units per day of `series_id` in `month` (`YYYY-MM`), when the file covers it.
@@ -181,6 +212,9 @@ mod tests {
         assert_eq!(m.daily_rate("A_1_001_CA_1", "2011-01"), Some(2.0));
         assert_eq!(m.daily_rate("A_1_001_CA_1", "2011-02"), Some(6.0));
         assert_eq!(m.daily_rate("A_1_001_CA_1", "2011-03"), None);
+        // Days 1-3 have wday 1 (Saturday), the default; 4-5 too.
+        assert_eq!(m.weekday_mix("2011-02").map(|w| w[0]), Some(1.0));
+        assert_eq!(m.series_ids(), ["A_1_001_CA_1"]);
         assert_eq!(
             Monthly::from_daily(&panel, &cal, 3).daily_rate("A_1_001_CA_1", "2011-02"),
             None

@@ -6,11 +6,18 @@
 //! `factor = (future / past) ^ shrink`. Only the recent history days are compared, not a
 //! multi-year history, whose year-ago months would mix in the trend.
 //!
+//! Two refinements ([`YearlySpec`]): `years` > 1 averages the log change of the same weeks 2, 3,
+//! … years before (one year's change is noisy); `adjust` divides each month's daily rate by its
+//! weekday mix (the month's mean of the group's weekday profile: a May with five Saturdays sells
+//! more per day than one with four, which says nothing about the next 28 days, always four
+//! weeks).
+//!
 //! Why pool by department and shrink by ½: over the monthly totals of d_1..d_1913, predicting a
 //! store × department's month-to-month change by last year's change is *worse* than predicting
 //! no change (volume-weighted mean |log error| 0.076 vs 0.063; into June 0.101 vs 0.076), while
 //! half of last year's change of the whole department beats both (0.059; into June 0.061).
-//! BENCHMARKS.md has the table (`--example backtest` prints it).
+//! BENCHMARKS.md has the table (`--example backtest` prints it, and [`crate::levelcheck`]
+//! scores these predictors at levels 1–9).
 
 use super::Context;
 use aisle_m5::SeriesMeta;
@@ -26,7 +33,8 @@ pub enum YearlyPool {
 }
 
 impl YearlyPool {
-    fn key(self, m: &SeriesMeta) -> String {
+    /// The pool key of a series.
+    pub fn key(self, m: &SeriesMeta) -> String {
         match self {
             Self::StoreDept => format!("{}|{}", m.store_id, m.dept_id),
             Self::Dept => m.dept_id.clone(),
@@ -34,48 +42,101 @@ impl YearlyPool {
     }
 }
 
-/// The factor of each series' store × department group (`groups[s]` in `0..n_groups`); 1
-/// without monthly totals or where a pool has no year-ago sales.
+/// How a yearly factor is measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YearlySpec {
+    /// Which series share one factor.
+    pub pool: YearlyPool,
+    /// Power of the measured change (1 = as measured, 0 = none).
+    pub shrink: f64,
+    /// Years averaged (mean log change of the same weeks 1..=`years` years before); 1 = last
+    /// year only.
+    pub years: usize,
+    /// Divide each month's daily rate by its weekday mix under the group's weekday profile.
+    pub adjust: bool,
+}
+
+impl YearlySpec {
+    /// Issue 7's factor: half of last year's department change, unadjusted.
+    pub const ISSUE_7: Self = Self {
+        pool: YearlyPool::Dept,
+        shrink: 0.5,
+        years: 1,
+        adjust: false,
+    };
+}
+
+/// The weekday-mix factor of `month` under `profile` (mean 1 over the week): the month's mean
+/// of the profile over its days; 1 when the month is unknown.
+pub fn composition(monthly: &crate::monthly::Monthly, month: &str, profile: &[f64; 7]) -> f64 {
+    monthly.weekday_mix(month).map_or(1.0, |mix| {
+        let c: f64 = mix.iter().zip(profile).map(|(m, p)| m * p).sum();
+        if c > 0.0 { c } else { 1.0 }
+    })
+}
+
+/// The factor of each series' store × department group (`groups[s]` in `0..n_groups`, with
+/// weekday profiles `profiles[g]`, index `wday - 1`); 1 without monthly totals or where a pool
+/// has no year-ago sales.
 pub fn factors(
     ctx: &Context<'_>,
     groups: &[usize],
     n_groups: usize,
-    pool: YearlyPool,
-    shrink: f64,
+    spec: &YearlySpec,
+    profiles: &[[f64; 7]],
 ) -> Vec<f64> {
     let Some(monthly) = ctx.monthly else {
         return vec![1.0; n_groups];
     };
     let first = ctx.first_day();
-    let month_of = |d: i32| ctx.calendar.day(d - 364).map(|c| c.month.as_str());
     let recent = (ctx.last_day - 27).max(first);
-    let hist_days: Vec<&str> = (recent..=ctx.last_day).filter_map(month_of).collect();
-    let fut_days: Vec<&str> = (1..=ctx.horizon as i32)
-        .filter_map(|k| month_of(ctx.last_day + k))
-        .collect();
-    let mut pools: HashMap<String, (f64, f64)> = HashMap::new();
     let mut pool_of_group = vec![String::new(); n_groups];
     for (m, &g) in ctx.series.iter().zip(groups) {
-        let key = pool.key(m);
-        pool_of_group[g] = key.clone();
-        let mean = |days: &[&str]| {
-            let rates: Vec<f64> = days
-                .iter()
-                .filter_map(|mo| monthly.daily_rate(&m.id, mo))
-                .collect();
-            (rates.len() == days.len() && !rates.is_empty())
-                .then(|| rates.iter().sum::<f64>() / rates.len() as f64)
-        };
-        if let (Some(p), Some(f)) = (mean(&hist_days), mean(&fut_days)) {
-            let acc = pools.entry(key).or_default();
-            acc.0 += p;
-            acc.1 += f;
+        pool_of_group[g] = spec.pool.key(m);
+    }
+    // Per pool, the sum of the log changes over the years measured and their count.
+    let mut logs: HashMap<&str, (f64, f64)> = HashMap::new();
+    for y in 1..=spec.years.max(1) as i32 {
+        let month_of = |d: i32| ctx.calendar.day(d - 364 * y).map(|c| c.month.as_str());
+        let hist_days: Vec<&str> = (recent..=ctx.last_day).filter_map(month_of).collect();
+        let fut_days: Vec<&str> = (1..=ctx.horizon as i32)
+            .filter_map(|k| month_of(ctx.last_day + k))
+            .collect();
+        let mut pools: HashMap<&str, (f64, f64)> = HashMap::new();
+        for (m, &g) in ctx.series.iter().zip(groups) {
+            let mean = |days: &[&str]| {
+                let rates: Vec<f64> = days
+                    .iter()
+                    .filter_map(|mo| {
+                        let r = monthly.daily_rate(&m.id, mo)?;
+                        Some(if spec.adjust {
+                            r / composition(monthly, mo, &profiles[g])
+                        } else {
+                            r
+                        })
+                    })
+                    .collect();
+                (rates.len() == days.len() && !rates.is_empty())
+                    .then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+            };
+            if let (Some(p), Some(f)) = (mean(&hist_days), mean(&fut_days)) {
+                let acc = pools.entry(pool_of_group[g].as_str()).or_default();
+                acc.0 += p;
+                acc.1 += f;
+            }
+        }
+        for (k, (p, f)) in pools {
+            if p > 0.0 && f > 0.0 {
+                let acc = logs.entry(k).or_default();
+                acc.0 += (f / p).ln();
+                acc.1 += 1.0;
+            }
         }
     }
     pool_of_group
         .iter()
-        .map(|k| match pools.get(k) {
-            Some(&(p, f)) if p > 0.0 && f > 0.0 => (f / p).powf(shrink),
+        .map(|k| match logs.get(k.as_str()) {
+            Some(&(sum, n)) if n > 0.0 => (spec.shrink * sum / n).exp(),
             _ => 1.0,
         })
         .collect()
@@ -128,10 +189,16 @@ mod tests {
         // Past rate (both series): mean over d_1..d_28 → 1 + 1 = 2 per day. Future: days
         // d_29, d_30 in M0 (rates 1+1), d_31..d_56 in M1 (rates 2+1): mean (2·2 + 26·3)/28.
         let fut: f64 = (2.0 * 2.0 + 26.0 * 3.0) / 28.0;
-        let per = factors(&ctx, &groups, 2, YearlyPool::StoreDept, 1.0);
+        let spec = |pool, shrink| YearlySpec {
+            pool,
+            shrink,
+            ..YearlySpec::ISSUE_7
+        };
+        let flat = [[1.0; 7]; 2];
+        let per = factors(&ctx, &groups, 2, &spec(YearlyPool::StoreDept, 1.0), &flat);
         assert!((per[0] - (2.0 + 26.0 * 2.0) / 28.0).abs() < 1e-9, "{per:?}");
         assert!((per[1] - 1.0).abs() < 1e-9, "{per:?}");
-        let dept = factors(&ctx, &groups, 2, YearlyPool::Dept, 0.5);
+        let dept = factors(&ctx, &groups, 2, &spec(YearlyPool::Dept, 0.5), &flat);
         assert!((dept[0] - (fut / 2.0).sqrt()).abs() < 1e-9, "{dept:?}");
         assert_eq!(dept[0], dept[1]);
         let none = Context {
@@ -139,8 +206,121 @@ mod tests {
             ..ctx
         };
         assert_eq!(
-            factors(&none, &groups, 2, YearlyPool::Dept, 0.5),
+            factors(&none, &groups, 2, &YearlySpec::ISSUE_7, &flat),
             vec![1.0; 2]
         );
+    }
+
+    fn ctx_over<'a>(
+        series: &'a [SeriesMeta],
+        history: &'a [Vec<f32>],
+        last_day: i32,
+        cal: &'a Calendar,
+        prices: &'a Prices,
+        monthly: &'a Monthly,
+    ) -> Context<'a> {
+        Context {
+            series,
+            history,
+            last_day,
+            horizon: 28,
+            calendar: cal,
+            prices,
+            monthly: Some(monthly),
+        }
+    }
+
+    #[test]
+    fn weekday_adjustment_removes_a_change_that_is_only_the_weekday_mix() {
+        // Month A = d_1..d_28 (four of each weekday), month B = d_29..d_59 (31 days: one more
+        // Saturday, Sunday, Monday). Sales are 20 on Saturdays and 10 on other days all along,
+        // so B's raw daily rate is higher only because of its extra Saturday.
+        let cal = Calendar::from_days(
+            (1..=460)
+                .map(|d: usize| CalendarDay {
+                    month: match d {
+                        1..=28 => "A".to_string(),
+                        29..=59 => "B".to_string(),
+                        _ => format!("M{}", d / 30),
+                    },
+                    wday: ((d - 1) % 7) as u8 + 1,
+                    ..CalendarDay::default()
+                })
+                .collect(),
+        );
+        let series = vec![SeriesMeta::from_ids("A_1_001", "CA_1").unwrap()];
+        let row: Vec<f32> = (0..364)
+            .map(|t| if t % 7 == 0 { 20.0 } else { 10.0 })
+            .collect();
+        let panel = SalesPanel {
+            series: series.clone(),
+            first_day: 1,
+            values: vec![row],
+        };
+        let monthly = Monthly::from_daily(&panel, &cal, 364);
+        let history = vec![vec![10.0f32; 28]];
+        let prices = Prices::default();
+        // History d_365..d_392 (a year after A), horizon d_393..d_420 (a year after B's start).
+        let ctx = ctx_over(&series, &history, 392, &cal, &prices, &monthly);
+        let profile = [[2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0].map(|v| v * 7.0 / 8.0)];
+        let raw = YearlySpec {
+            shrink: 1.0,
+            ..YearlySpec::ISSUE_7
+        };
+        let f_raw = factors(&ctx, &[0], 1, &raw, &profile)[0];
+        // Raw rates: A = (4·20 + 24·10)/28, B = (5·20 + 26·10)/31.
+        let want = ((5.0 * 20.0 + 26.0 * 10.0) / 31.0) / ((4.0 * 20.0 + 24.0 * 10.0) / 28.0);
+        assert!(
+            (f_raw - want).abs() < 1e-9 && f_raw > 1.0,
+            "{f_raw} vs {want}"
+        );
+        let adjusted = YearlySpec {
+            adjust: true,
+            ..raw
+        };
+        let f_adj = factors(&ctx, &[0], 1, &adjusted, &profile)[0];
+        assert!((f_adj - 1.0).abs() < 1e-9, "{f_adj}");
+    }
+
+    #[test]
+    fn two_years_average_their_log_changes() {
+        // Months of 28 days, so d − 364 and d − 728 keep month boundaries. Two years before
+        // the forecast the rate doubled from the history's weeks to the horizon's, a year
+        // before it halved: one year says ½, two years say 1.
+        let cal = Calendar::from_days(
+            (0..800)
+                .map(|i| CalendarDay {
+                    month: format!("M{}", i / 28),
+                    wday: (i % 7) as u8 + 1,
+                    ..CalendarDay::default()
+                })
+                .collect(),
+        );
+        let series = vec![SeriesMeta::from_ids("A_1_001", "CA_1").unwrap()];
+        let row: Vec<f32> = (1..=728)
+            .map(|d| match d {
+                29..=56 | 365..=392 => 2.0,
+                _ => 1.0,
+            })
+            .collect();
+        let panel = SalesPanel {
+            series: series.clone(),
+            first_day: 1,
+            values: vec![row],
+        };
+        let monthly = Monthly::from_daily(&panel, &cal, 728);
+        let history = vec![vec![1.0f32; 28]];
+        let prices = Prices::default();
+        let ctx = ctx_over(&series, &history, 756, &cal, &prices, &monthly);
+        let flat = [[1.0; 7]];
+        let spec = |years| YearlySpec {
+            shrink: 1.0,
+            years,
+            ..YearlySpec::ISSUE_7
+        };
+        let one = factors(&ctx, &[0], 1, &spec(1), &flat)[0];
+        let two = factors(&ctx, &[0], 1, &spec(2), &flat)[0];
+        assert!((one - 0.5).abs() < 1e-9, "{one}");
+        assert!((two - 1.0).abs() < 1e-9, "{two}");
     }
 }
