@@ -406,12 +406,79 @@ fn selection_tables(
     Ok(())
 }
 
+/// The real forecast (d_1914..d_1941 → d_1942..d_1969) of the previous and the current
+/// default, and of the untested event-skipping variant, fitted per store as `forecast run` does:
+/// the total per day, the mean over the history's, and how far the store × departments move.
+/// No truth is read: this shows what the held-out scoring will see, not how it scores.
+fn real_forecast(data: &M5Data) {
+    let ctx = data.inputs.context(&data.sales, 28);
+    let skip = Pooled {
+        skip_events: true,
+        min_weekday_days: 2,
+        ..Pooled::default()
+    };
+    let models: Vec<(&str, Pooled)> = vec![
+        ("previous default", selection::PREVIOUS_DEFAULT),
+        ("default", Pooled::default()),
+        ("default, event days skipped (untestable here)", skip),
+        (
+            "default, yearly weekday-adjusted over 2 years (failed the rule)",
+            Pooled {
+                yearly: Some(YearlySpec {
+                    years: 2,
+                    adjust: true,
+                    ..YearlySpec::ISSUE_7
+                }),
+                ..Pooled::default()
+            },
+        ),
+    ];
+    let hist: f64 = data
+        .sales
+        .values
+        .iter()
+        .flatten()
+        .map(|&v| f64::from(v))
+        .sum::<f64>()
+        / 28.0;
+    let groups = Hierarchy::m5(&data.sales.series);
+    let sd = &groups.levels[8];
+    let mut base: Option<Vec<Vec<f64>>> = None;
+    println!(
+        "\nreal forecast d_1942..d_1969 (per store), total units per day in thousands; mean / mean of d_1914..d_1941; mean |change| of the 70 store × department sums against the previous default"
+    );
+    for (name, p) in models {
+        let f = models::partitioned::Partitioned::by_store(p).forecast(&ctx);
+        let by_sd = sd.aggregate(&f);
+        let total: Vec<f64> = (0..28)
+            .map(|t| f.iter().map(|r| f64::from(r[t])).sum())
+            .collect();
+        let change = base.as_ref().map_or(0.0, |b| {
+            let d: f64 = b
+                .iter()
+                .zip(&by_sd)
+                .map(|(x, y)| (y.iter().sum::<f64>() / x.iter().sum::<f64>() - 1.0).abs())
+                .sum();
+            d / by_sd.len() as f64
+        });
+        base.get_or_insert(by_sd);
+        let days: Vec<String> = total.iter().map(|v| format!("{:.1}", v / 1000.0)).collect();
+        println!(
+            "| {name} | {:.4} | {:.4} | {} |",
+            total.iter().sum::<f64>() / 28.0 / hist,
+            change,
+            days.join(" ")
+        );
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(args.get(1).map_or("../shared/data/m5", String::as_str));
     let t = tokio::time::Instant::now();
     let data = M5Data::load(dir)?;
     eprintln!("loaded in {:?}", t.elapsed());
+    real_forecast(&data);
     yearly_check(&data);
     let mut e: Vec<_> =
         aisle_forecast::models::price::elasticities(&data.inputs.context(&data.sales, 28))
