@@ -11,7 +11,8 @@
 //! Every candidate is fitted per store ([`Partitioned::by_store`]), as `forecast run` fits it
 //! (one `sales` partition per store). The rule is [`choose`]: lower mean L1–9 over the splits
 //! *and* lower on at least three of the four, a level check no worse, and L1–12 no worse.
-//! The rolling 28-day splits over the ten series with a full daily history are printed but are
+//! [`lowo`] holds each week of the 28 days out in turn (printed, not in the rule yet). The
+//! rolling 28-day splits over the ten series with a full daily history are printed but are
 //! not part of the rule: ten single items in five store × departments (groups of one or two
 //! items) say nothing about levels 1–9 of 30,490 series, and they rejected estimators that are
 //! biased for a one-item group but robust for a group of hundreds.
@@ -24,16 +25,20 @@ use crate::dataset::Inputs;
 use crate::error::Result;
 use crate::levelcheck::Predictor;
 use crate::models::Model;
-use crate::models::partitioned::Partitioned;
+use crate::models::partitioned::{Partitioned, by_store, per_group};
 use crate::models::pooled::{Pooled, SnapPool};
 use crate::models::topdown::{Middle, TopDown};
-use crate::models::yearly::YearlySpec;
+use crate::models::yearly::{YearlyPool, YearlySpec};
 use crate::scales::ScaleSource;
+use crate::wrmsse::Wrmsse;
 use crate::wspl::{self, QuantileModel};
 use aisle_m5::SalesPanel;
 
 /// (last training day, days scored) of each split.
 pub const SPLITS: [(i32, usize); 4] = [(1927, 14), (1929, 12), (1931, 10), (1934, 7)];
+
+/// The four weeks (Monday..Sunday) of d_1914..d_1941, each held out in turn by [`lowo`].
+pub const WEEKS: [(i32, i32); 4] = [(1914, 1920), (1921, 1927), (1928, 1934), (1935, 1941)];
 
 /// One candidate over every split.
 #[derive(Debug, Clone)]
@@ -106,7 +111,10 @@ impl Candidate {
         Predictor {
             name: self.model().name(),
             spec: self.pooled.yearly,
-            per_store: true,
+            per_store: self
+                .pooled
+                .yearly
+                .is_none_or(|y| y.pool != YearlyPool::DeptAllStores),
         }
     }
 }
@@ -119,7 +127,8 @@ fn plain(pooled: Pooled) -> Candidate {
 }
 
 /// Every candidate, the previous default first: issue 16's structural changes (SNAP per store
-/// × department, the yearly factor weekday-adjusted and over two years), the earlier ones
+/// × department, the yearly factor weekday-adjusted, over two years, or pooled per department
+/// over all stores again), the earlier ones
 /// (event days, SNAP / weekday rounds, trimming), one-parameter neighbours and the middle-out
 /// reconciliations. [`Pooled::default`] is one of them.
 pub fn candidates() -> Vec<Candidate> {
@@ -135,6 +144,11 @@ pub fn candidates() -> Vec<Candidate> {
     let snap_sd = Pooled {
         snap_pool: SnapPool::StoreDept,
         ..old
+    };
+    // Issue 7's department pool, which fitting per store shrank to a store × department one.
+    let all_stores = YearlySpec {
+        pool: YearlyPool::DeptAllStores,
+        ..spec
     };
     let mut pooled = vec![
         old,
@@ -153,6 +167,22 @@ pub fn candidates() -> Vec<Candidate> {
         },
         Pooled {
             yearly: adjusted(2),
+            ..snap_sd
+        },
+        Pooled {
+            yearly: Some(all_stores),
+            ..old
+        },
+        Pooled {
+            yearly: Some(all_stores),
+            ..snap_sd
+        },
+        Pooled {
+            yearly: Some(YearlySpec {
+                years: 2,
+                adjust: true,
+                ..all_stores
+            }),
             ..snap_sd
         },
         Pooled {
@@ -245,6 +275,57 @@ pub fn run(
         }
     }
     Ok(rows)
+}
+
+/// Leave-one-week-out: for each week of [`WEEKS`], every candidate fitted per store on the
+/// other three weeks of the 28 days ([`Pooled::backcast`]) and scored on the held-out week
+/// (WRMSSE L1–9; weights = dollar sales of all 28 days, scales from `scales`). Each fold shows
+/// three of every weekday, the split the forward origins never have; a week inside the history
+/// is interpolated, not forecast, so this judges weekday / SNAP / event estimates, not the level
+/// or the yearly factor (off on held-out days). `result[c][w]`: candidate `c`, week `w`; NaN
+/// for a middle-out candidate (no backcast).
+pub fn lowo(
+    sales: &SalesPanel,
+    inputs: &Inputs,
+    scales: &ScaleSource,
+    candidates: &[Candidate],
+) -> Result<Vec<Vec<f64>>> {
+    let (first, last) = (WEEKS[0].0, WEEKS[3].1);
+    let panel = sales.slice(first.max(sales.first_day), last.min(sales.last_day()));
+    if panel.first_day != first || panel.last_day() != last {
+        return Err(crate::error::ForecastError::Mismatch(format!(
+            "leave-one-week-out needs d_{first}..d_{last}; the sales cover d_{}..d_{}",
+            sales.first_day,
+            sales.last_day()
+        )));
+    }
+    let mut eval = Wrmsse::m5(
+        &panel.series,
+        &panel.values,
+        last,
+        &inputs.calendar,
+        &inputs.prices,
+    )?;
+    if let ScaleSource::Published(p) = scales {
+        eval.replace_scales(p);
+    }
+    let ctx = inputs.context(&panel, 0);
+    candidates
+        .iter()
+        .map(|c| {
+            WEEKS
+                .iter()
+                .map(|&(a, b)| {
+                    if c.middle.is_some() {
+                        return Ok(f64::NAN);
+                    }
+                    let f = per_group(&ctx, by_store, |sub| c.pooled.backcast(sub, a..=b));
+                    let truth = sales.slice(a, b);
+                    Ok(eval.score(&f, &truth.values)?.mean(1..=9))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The row with the lowest mean over splits of WRMSSE levels 1–9.

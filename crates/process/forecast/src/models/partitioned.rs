@@ -45,25 +45,35 @@ impl<M: Model> Model for Partitioned<M> {
     }
 
     fn forecast(&self, ctx: &Context<'_>) -> Vec<Vec<f32>> {
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, m) in ctx.series.iter().enumerate() {
-            groups.entry((self.group)(m)).or_default().push(i);
-        }
-        let mut out = vec![Vec::new(); ctx.series.len()];
-        for rows in groups.values() {
-            let series: Vec<SeriesMeta> = rows.iter().map(|&i| ctx.series[i].clone()).collect();
-            let history: Vec<Vec<f32>> = rows.iter().map(|&i| ctx.history[i].clone()).collect();
-            let sub = Context {
-                series: &series,
-                history: &history,
-                ..*ctx
-            };
-            for (&i, f) in rows.iter().zip(self.inner.forecast(&sub)) {
-                out[i] = f;
-            }
-        }
-        out
+        per_group(ctx, self.group, |sub| self.inner.forecast(sub))
     }
+}
+
+/// `f` applied to each group of series (`group` of each) on its own, with only that group's
+/// series and history in its context; the rows come back in `ctx.series` order.
+pub fn per_group(
+    ctx: &Context<'_>,
+    group: GroupFn,
+    f: impl Fn(&Context<'_>) -> Vec<Vec<f32>>,
+) -> Vec<Vec<f32>> {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, m) in ctx.series.iter().enumerate() {
+        groups.entry(group(m)).or_default().push(i);
+    }
+    let mut out = vec![Vec::new(); ctx.series.len()];
+    for rows in groups.values() {
+        let series: Vec<SeriesMeta> = rows.iter().map(|&i| ctx.series[i].clone()).collect();
+        let history: Vec<Vec<f32>> = rows.iter().map(|&i| ctx.history[i].clone()).collect();
+        let sub = Context {
+            series: &series,
+            history: &history,
+            ..*ctx
+        };
+        for (&i, r) in rows.iter().zip(f(&sub)) {
+            out[i] = r;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use super::{Context, Model};
 use aisle_m5::SeriesMeta;
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 
 /// Which series share one SNAP factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +192,30 @@ impl Pooled {
 
 impl Model for Pooled {
     fn name(&self) -> String {
+        self.label()
+    }
+
+    fn forecast(&self, ctx: &Context<'_>) -> Vec<Vec<f32>> {
+        let days: Vec<i32> = (1..=ctx.horizon as i32).map(|k| ctx.last_day + k).collect();
+        self.fit_predict(ctx, &[], &days, true)
+    }
+}
+
+impl Pooled {
+    /// The model fitted without the history days in `held_out` and its expectation on those
+    /// days (no yearly factor: they are inside the history), for leave-one-week-out backtests
+    /// ([`crate::selection::lowo`]).
+    pub fn backcast(&self, ctx: &Context<'_>, held_out: RangeInclusive<i32>) -> Vec<Vec<f32>> {
+        let first = ctx.first_day();
+        let days = ctx.history.first().map_or(0, Vec::len) as i32;
+        let mask: Vec<bool> = (first..first + days)
+            .map(|d| held_out.contains(&d))
+            .collect();
+        let targets: Vec<i32> = held_out.collect();
+        self.fit_predict(ctx, &mask, &targets, false)
+    }
+
+    fn label(&self) -> String {
         format!(
             "Pooled(halflife={},store_share={},snap={}{},yearly={},price={},last_month={},skip_events={})",
             self.halflife,
@@ -240,7 +265,15 @@ impl Model for Pooled {
         )
     }
 
-    fn forecast(&self, ctx: &Context<'_>) -> Vec<Vec<f32>> {
+    /// Fits on the history days not marked in `held_out` (empty: all) and returns every
+    /// series' expectation on `targets`, with the yearly factor when `ahead` (forecast days).
+    fn fit_predict(
+        &self,
+        ctx: &Context<'_>,
+        held_out: &[bool],
+        targets: &[i32],
+        ahead: bool,
+    ) -> Vec<Vec<f32>> {
         let first = ctx.first_day();
         let days = ctx.history.first().map_or(0, Vec::len);
         let wday = |d: i32| {
@@ -252,12 +285,15 @@ impl Model for Pooled {
         let is_event: Vec<bool> = (0..days as i32)
             .map(|t| ctx.calendar.day(first + t).is_some_and(|c| c.event))
             .collect();
-        let use_day = usable_days(
+        let mut use_day = usable_days(
             &hist_wdays,
             &is_event,
             self.skip_events,
             self.min_weekday_days,
         );
+        for (u, &h) in use_day.iter_mut().zip(held_out) {
+            *u &= !h;
+        }
         let key_g = |m: &SeriesMeta| format!("{}|{}", m.store_id, m.dept_id);
         let (groups, n_groups) = group_index(ctx.series.iter().map(key_g));
         let (stores, n_stores) = group_index(ctx.series.iter().map(|m| m.store_id.clone()));
@@ -341,8 +377,8 @@ impl Model for Pooled {
             }
         }
         let yearly = match &self.yearly {
-            Some(spec) => yearly::factors(ctx, &groups, n_groups, spec, &profiles),
-            None => vec![1.0; n_groups],
+            Some(spec) if ahead => yearly::factors(ctx, &groups, n_groups, spec, &profiles),
+            _ => vec![1.0; n_groups],
         };
         let elasticity = if self.price {
             let e = price::elasticities(ctx);
@@ -399,11 +435,9 @@ impl Model for Pooled {
                     weight *= decay;
                 }
                 let level = if den > 0.0 { num / den } else { 0.0 };
-                let path: Vec<f64> = (1..=ctx.horizon as i32)
-                    .map(|k| {
-                        let d = ctx.last_day + k;
-                        expect(d, wday(d)) * yearly[g] * q(price(d))
-                    })
+                let path: Vec<f64> = targets
+                    .iter()
+                    .map(|&d| expect(d, wday(d)) * yearly[g] * q(price(d)))
                     .collect();
                 (level, path)
             })

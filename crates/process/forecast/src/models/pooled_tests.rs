@@ -179,3 +179,43 @@ fn snap_per_store_dept_recovers_each_departments_own_effect() {
     assert!((r(&shared[0]) - 1.25).abs() < 1e-4, "{shared:?}");
     assert!((r(&shared[1]) - 1.25).abs() < 1e-4, "{shared:?}");
 }
+
+#[test]
+fn backcast_ignores_the_held_out_week_and_recovers_it() {
+    // Four weeks of shape 1,1,1,1,1,2,2 × 3, except that week 2 (d_8..d_14) holds garbage; with
+    // week 2 held out the model sees only the clean weeks and predicts the shape there.
+    let shape = [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0];
+    let series = vec![SeriesMeta::from_ids("F_1_001", "CA_1").unwrap()];
+    let row: Vec<f32> = (0..28)
+        .map(|t| {
+            if (7..14).contains(&t) {
+                100.0 * (t % 3) as f32
+            } else {
+                shape[t % 7] as f32 * 3.0
+            }
+        })
+        .collect();
+    let history = vec![row];
+    let cal = calendar(40);
+    let prices = Prices::default();
+    let ctx = Context {
+        series: &series,
+        history: &history,
+        last_day: 28,
+        horizon: 0,
+        calendar: &cal,
+        prices: &prices,
+        monthly: None,
+    };
+    let f = Pooled::default().backcast(&ctx, 8..=14);
+    assert_eq!(f[0].len(), 7);
+    for (k, v) in f[0].iter().enumerate() {
+        assert!(
+            (f64::from(*v) - shape[(7 + k) % 7] * 3.0).abs() < 1e-4,
+            "{f:?}"
+        );
+    }
+    // Without holding it out, the garbage week moves the fit.
+    let fitted = Pooled::default().forecast(&Context { horizon: 7, ..ctx });
+    assert!((fitted[0][0] - 3.0).abs() > 0.1, "{fitted:?}");
+}

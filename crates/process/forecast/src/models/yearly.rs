@@ -28,8 +28,12 @@ use std::collections::HashMap;
 pub enum YearlyPool {
     /// One factor per store × department (noisy: a year-ago month of one store).
     StoreDept,
-    /// One factor per department, over all stores.
+    /// One factor per department, over the stores the model is shown (one store when fitted
+    /// per `sales` partition).
     Dept,
+    /// One factor per department over every store of the monthly totals, whichever series the
+    /// model is shown: the same factor per partition as for the whole chain.
+    DeptAllStores,
 }
 
 impl YearlyPool {
@@ -37,9 +41,15 @@ impl YearlyPool {
     pub fn key(self, m: &SeriesMeta) -> String {
         match self {
             Self::StoreDept => format!("{}|{}", m.store_id, m.dept_id),
-            Self::Dept => m.dept_id.clone(),
+            Self::Dept | Self::DeptAllStores => m.dept_id.clone(),
         }
     }
+}
+
+/// The department of a series id (`FOODS_3_090_CA_1` → `FOODS_3`).
+fn dept_of_id(id: &str) -> Option<&str> {
+    let item = id.rsplitn(3, '_').nth(2)?;
+    Some(item.rsplit_once('_')?.0)
 }
 
 /// How a yearly factor is measured.
@@ -91,43 +101,74 @@ pub fn factors(
     let first = ctx.first_day();
     let recent = (ctx.last_day - 27).max(first);
     let mut pool_of_group = vec![String::new(); n_groups];
+    let mut group_of_dept: HashMap<&str, usize> = HashMap::new();
     for (m, &g) in ctx.series.iter().zip(groups) {
         pool_of_group[g] = spec.pool.key(m);
+        group_of_dept.entry(m.dept_id.as_str()).or_insert(g);
     }
+    const FLAT: [f64; 7] = [1.0; 7];
+    // The series whose monthly totals enter the pools: (id, pool, weekday profile).
+    let members: Vec<(&str, String, &[f64; 7])> = match spec.pool {
+        YearlyPool::DeptAllStores => monthly
+            .series_ids()
+            .into_iter()
+            .filter_map(|id| {
+                let dept = dept_of_id(id)?;
+                let profile = group_of_dept.get(dept).map_or(&FLAT, |&g| &profiles[g]);
+                Some((id, dept.to_string(), profile))
+            })
+            .collect(),
+        _ => ctx
+            .series
+            .iter()
+            .zip(groups)
+            .map(|(m, &g)| (m.id.as_str(), pool_of_group[g].clone(), &profiles[g]))
+            .collect(),
+    };
     // Per pool, the sum of the log changes over the years measured and their count.
-    let mut logs: HashMap<&str, (f64, f64)> = HashMap::new();
+    let mut logs: HashMap<String, (f64, f64)> = HashMap::new();
     for y in 1..=spec.years.max(1) as i32 {
-        let month_of = |d: i32| ctx.calendar.day(d - 364 * y).map(|c| c.month.as_str());
-        let hist_days: Vec<&str> = (recent..=ctx.last_day).filter_map(month_of).collect();
-        let fut_days: Vec<&str> = (1..=ctx.horizon as i32)
-            .filter_map(|k| month_of(ctx.last_day + k))
-            .collect();
+        // The days' year-ago months, with how many days fall in each.
+        let months_of = |days: &mut dyn Iterator<Item = i32>| {
+            let mut n: Vec<(&str, f64)> = Vec::new();
+            for d in days {
+                let Some(c) = ctx.calendar.day(d - 364 * y) else {
+                    continue;
+                };
+                match n.iter_mut().find(|(m, _)| *m == c.month) {
+                    Some(e) => e.1 += 1.0,
+                    None => n.push((c.month.as_str(), 1.0)),
+                }
+            }
+            n
+        };
+        let hist = months_of(&mut (recent..=ctx.last_day));
+        let fut = months_of(&mut (1..=ctx.horizon as i32).map(|k| ctx.last_day + k));
         let mut pools: HashMap<&str, (f64, f64)> = HashMap::new();
-        for (m, &g) in ctx.series.iter().zip(groups) {
-            let mean = |days: &[&str]| {
-                let rates: Vec<f64> = days
-                    .iter()
-                    .filter_map(|mo| {
-                        let r = monthly.daily_rate(&m.id, mo)?;
-                        Some(if spec.adjust {
-                            r / composition(monthly, mo, &profiles[g])
-                        } else {
-                            r
-                        })
-                    })
-                    .collect();
-                (rates.len() == days.len() && !rates.is_empty())
-                    .then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+        for (id, pool, profile) in &members {
+            let mean = |months: &[(&str, f64)]| {
+                let (mut sum, mut n) = (0.0, 0.0);
+                for &(mo, k) in months {
+                    let r = monthly.daily_rate(id, mo)?;
+                    let c = if spec.adjust {
+                        composition(monthly, mo, profile)
+                    } else {
+                        1.0
+                    };
+                    sum += k * r / c;
+                    n += k;
+                }
+                (n > 0.0).then(|| sum / n)
             };
-            if let (Some(p), Some(f)) = (mean(&hist_days), mean(&fut_days)) {
-                let acc = pools.entry(pool_of_group[g].as_str()).or_default();
+            if let (Some(p), Some(f)) = (mean(&hist), mean(&fut)) {
+                let acc = pools.entry(pool.as_str()).or_default();
                 acc.0 += p;
                 acc.1 += f;
             }
         }
         for (k, (p, f)) in pools {
             if p > 0.0 && f > 0.0 {
-                let acc = logs.entry(k).or_default();
+                let acc = logs.entry(k.to_string()).or_default();
                 acc.0 += (f / p).ln();
                 acc.1 += 1.0;
             }
@@ -135,7 +176,7 @@ pub fn factors(
     }
     pool_of_group
         .iter()
-        .map(|k| match logs.get(k.as_str()) {
+        .map(|k| match logs.get(k) {
             Some(&(sum, n)) if n > 0.0 => (spec.shrink * sum / n).exp(),
             _ => 1.0,
         })
@@ -201,6 +242,24 @@ mod tests {
         let dept = factors(&ctx, &groups, 2, &spec(YearlyPool::Dept, 0.5), &flat);
         assert!((dept[0] - (fut / 2.0).sqrt()).abs() < 1e-9, "{dept:?}");
         assert_eq!(dept[0], dept[1]);
+        // Shown only CA_1 (one partition): the department pool shrinks to CA_1's own change,
+        // the all-stores pool still reads CA_2 from the monthly totals.
+        let one = Context {
+            series: &series[..1],
+            history: &history[..1],
+            ..ctx
+        };
+        let own = factors(&one, &[0], 1, &spec(YearlyPool::Dept, 0.5), &flat[..1]);
+        assert!((own[0] - per[0].sqrt()).abs() < 1e-9, "{own:?}");
+        let all = factors(
+            &one,
+            &[0],
+            1,
+            &spec(YearlyPool::DeptAllStores, 0.5),
+            &flat[..1],
+        );
+        assert!((all[0] - dept[0]).abs() < 1e-9, "{all:?} vs {dept:?}");
+        assert_eq!(dept_of_id("FOODS_3_090_CA_1"), Some("FOODS_3"));
         let none = Context {
             monthly: None,
             ..ctx
