@@ -57,6 +57,8 @@ impl ClientContext for RebalanceLog {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
             tracing::trace!(%reason, "end of partition");
+        } else if is_informational(&error) {
+            tracing::warn!(%error, %reason, "librdkafka consumer: transient error");
         } else {
             tracing::error!(%error, %reason, "librdkafka consumer error");
         }
@@ -215,6 +217,12 @@ impl KafkaConsumer {
                 }
                 Ok(None)
             }
+            Err(e) if is_informational(&e) => {
+                // librdkafka reconnects and refetches on its own; Kafka's Java consumer never
+                // shows these to the application either.
+                tracing::warn!(error = %e, "kafka consumer: transient error, retrying");
+                Ok(None)
+            }
             Err(e) => Err(error::map("consume", e)),
         }
     }
@@ -247,6 +255,18 @@ impl KafkaConsumer {
                 .map_err(|e| error::map(&format!("offset {offset} for {tp}"), e))?;
         }
         Ok(tpl)
+    }
+}
+
+/// Errors in the message stream that librdkafka recovers from by itself: a broker that is
+/// down or restarting, a leader moving, a coordinator loading. librdkafka delivers them as
+/// events ("consumer errors are generally informational"); failing the poll on one would stop a
+/// component whenever one broker of a cluster restarts. A topic that does not exist (or was
+/// deleted) stays an error, so a reader of a mistyped topic is told so.
+fn is_informational(err: &KafkaError) -> bool {
+    match error::code_of(err) {
+        Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition) | None => false,
+        Some(code) => error::is_retriable(code),
     }
 }
 
@@ -488,6 +508,33 @@ mod tests {
         assert_eq!(rd_offset(Offset::End), rdkafka::Offset::End);
         assert_eq!(rd_offset(Offset::At(42)), rdkafka::Offset::Offset(42));
         assert_eq!(rd_offset(Offset::Committed), rdkafka::Offset::Stored);
+    }
+
+    #[test]
+    fn broker_outages_are_informational_but_missing_topics_and_fatal_errors_are_not() {
+        use rdkafka::types::RDKafkaErrorCode as Code;
+        for code in [
+            Code::BrokerTransportFailure,
+            Code::AllBrokersDown,
+            Code::NotLeaderForPartition,
+            Code::CoordinatorLoadInProgress,
+        ] {
+            assert!(
+                is_informational(&KafkaError::MessageConsumption(code)),
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::UnknownTopicOrPartition,
+            Code::Fatal,
+            Code::TopicAuthorizationFailed,
+        ] {
+            assert!(
+                !is_informational(&KafkaError::MessageConsumption(code)),
+                "{code:?}"
+            );
+        }
+        assert!(!is_informational(&KafkaError::Canceled));
     }
 
     #[test]
