@@ -19,7 +19,7 @@
 //! with `--items-per-store 3049`; its cost is in BENCHMARKS.md.
 
 use crate::greenlight_support::{Children, Names, kafka_registry, kill9, read_outputs};
-use crate::replay_fault::{cluster, script};
+use crate::replay_fault::{cluster, sales_spec, script};
 use aisle_events::{Event, SalesForecast, SalesRecord, wire};
 use aisle_log::{CleanupPolicy, Isolation, Log, TopicPartition, TopicSpec};
 use aisle_log_kafka::{KafkaConfig, KafkaLog};
@@ -202,6 +202,15 @@ async fn forecasts(log: &dyn Log, topic: &str) -> (BTreeMap<String, SalesForecas
     (latest, twice)
 }
 
+/// How many series have each first forecast day (for failure messages).
+fn first_days(latest: &BTreeMap<String, SalesForecast>) -> BTreeMap<i32, usize> {
+    let mut days = BTreeMap::new();
+    for f in latest.values() {
+        *days.entry(f.first_day).or_insert(0) += 1;
+    }
+    days
+}
+
 fn complete(latest: &BTreeMap<String, SalesForecast>) -> bool {
     latest.len() == STORES * ITEMS && latest.values().all(|f| f.first_day == DAYS + 1)
 }
@@ -256,7 +265,7 @@ async fn chain(bootstrap: String, dir: PathBuf) {
         greenlight: Names::new("chain"),
     };
     let g = &c.greenlight;
-    create(&*log, TopicSpec::new(&c.sales, 10)).await;
+    log.create_topic(&sales_spec(&c.sales, 10)).await.unwrap();
     create(&*log, TopicSpec::new(&g.input, 4)).await;
     create(
         &*log,
@@ -337,8 +346,8 @@ async fn chain(bootstrap: String, dir: PathBuf) {
         );
     }
 
-    // `sales`: every (series, day) once (read_uncommitted: see replay_fault's REREAD_FOR).
-    let recs = read(&*log, &c.sales, Isolation::ReadUncommitted).await;
+    // `sales`: every (series, day) once, as consumers see it.
+    let recs = read(&*log, &c.sales, Isolation::ReadCommitted).await;
     let mut seen = HashSet::new();
     for r in &recs {
         let (_, datum) = wire::split(r.value.as_deref().unwrap()).unwrap();
@@ -358,7 +367,11 @@ async fn chain(bootstrap: String, dir: PathBuf) {
             s.day
         );
     }
-    assert_eq!(recs.len() as i64, sales_total);
+    let mut marks = Vec::new();
+    for p in 0..10 {
+        marks.push(log.watermarks(&TopicPartition::new(&c.sales, p)).await);
+    }
+    assert_eq!(recs.len() as i64, sales_total, "watermarks {marks:?}");
 
     // Forecasts: every series from d_36, none published twice.
     let fc_logs = || {
@@ -403,9 +416,20 @@ async fn chain(bootstrap: String, dir: PathBuf) {
         .forecaster(&format!("chain-fc1-{sfx}"), &once_out, "a", true)
         .status()
         .unwrap();
-    assert!(status.success(), "forecast --once: {status}");
+    let once_log = || c.logs_of(&[&format!("forecast-chain-fc1-{sfx}-a")]);
+    assert!(
+        status.success(),
+        "forecast --once: {status}\n{}",
+        once_log()
+    );
     let (single, twice) = forecasts(&*log, &once_out).await;
-    assert!(twice.is_empty() && complete(&single));
+    assert!(
+        twice.is_empty() && complete(&single),
+        "forecast --once: {} series, first days {:?}, twice {twice:?}\n{}",
+        single.len(),
+        first_days(&single),
+        once_log()
+    );
     let values = |m: &BTreeMap<String, SalesForecast>| -> Vec<(String, i32, Vec<f32>)> {
         m.values()
             .map(|f| (f.id.clone(), f.first_day, f.forecast.clone()))
