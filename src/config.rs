@@ -101,17 +101,26 @@ fn default_data_dir() -> PathBuf {
 pub struct KafkaSection {
     /// Bootstrap servers, `host:port[,host:port...]`. Unset: the embedded runtime runs.
     pub bootstrap: Option<String>,
-    /// Replication factor of topics Aisle creates.
+    /// Replication factor of topics Aisle creates; -1 (the default): the cluster's
+    /// `default.replication.factor`.
     pub replication: i16,
     /// librdkafka properties passed verbatim to every client (security, timeouts, ...).
     pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaSection {
+    /// The replication to put in a `TopicSpec` the binary builds: `kafka.replication` when set,
+    /// else the spec's default of 1, which the Kafka log turns into the cluster's default.
+    pub fn spec_replication(&self) -> i16 {
+        self.replication.max(1)
+    }
 }
 
 impl Default for KafkaSection {
     fn default() -> Self {
         KafkaSection {
             bootstrap: None,
-            replication: 1,
+            replication: -1,
             properties: BTreeMap::new(),
         }
     }
@@ -181,9 +190,10 @@ impl Config {
 
     /// Checks the values and picks the runtime.
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
-        if self.kafka.replication < 1 {
+        if self.kafka.replication < 1 && self.kafka.replication != -1 {
             bail!(
-                "kafka.replication must be at least 1, not {}",
+                "kafka.replication must be at least 1, or -1 for the cluster's \
+                 default.replication.factor, not {}",
                 self.kafka.replication
             );
         }

@@ -70,7 +70,7 @@ async fn target(config: &Config) -> anyhow::Result<Target> {
             bootstrap,
             properties: config.kafka.properties.clone(),
         }),
-        replication: config.kafka.replication,
+        replication: config.kafka.spec_replication(),
         registry_url: config.registry.url.clone(),
     })
 }

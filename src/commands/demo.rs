@@ -64,7 +64,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let log = opened.log.clone();
     println!("aisle demo: {} runtime", log.runtime());
     for spec in topics::default_specs() {
-        log.create_topic(&spec.replication(config.kafka.replication))
+        log.create_topic(&spec.replication(config.kafka.spec_replication()))
             .await?;
     }
     let store = runtime::local_store(&log).await?;
@@ -349,7 +349,7 @@ async fn replay_sales(
     opts.days = Some((1, 1941));
     opts.speed = Speed::DaysPerSecond(1.0);
     opts.topic = topics::SALES.into();
-    opts.replication = config.kafka.replication;
+    opts.replication = config.kafka.spec_replication();
     let (log, registry) = (log.clone(), registry.clone());
     println!("sales replay: synthetic M5 (labelled stand-in data), 1 day/s per store");
     Ok(tokio::spawn(async move {

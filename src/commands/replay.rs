@@ -171,7 +171,7 @@ fn options(config: &Config, args: &SalesArgs) -> anyhow::Result<ReplayOptions> {
     opts.speed = parse_speed(&args.speed)?;
     opts.topic = args.topic.clone();
     opts.partitions = args.partitions;
-    opts.replication = config.kafka.replication;
+    opts.replication = config.kafka.spec_replication();
     Ok(opts)
 }
 

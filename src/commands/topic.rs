@@ -154,7 +154,7 @@ async fn list(log: &dyn Log) -> anyhow::Result<()> {
 }
 
 async fn create(config: &Config, log: &dyn Log, args: TopicCreateArgs) -> anyhow::Result<()> {
-    let replication = args.replication.unwrap_or(config.kafka.replication);
+    let replication = args.replication.unwrap_or(config.kafka.spec_replication());
     let specs: Vec<TopicSpec> = if args.standard {
         topics::default_specs()
             .into_iter()

@@ -197,28 +197,29 @@ impl SchemaStore {
         }
     }
 
-    /// Runs one write: claims the writer, reads the topic to its end, asks `plan` for the
-    /// changes (none: nothing is written) against that state, writes them and applies them.
-    /// A write fenced by another process's is planned again against the state it left.
+    /// Runs one write: reads the topic to its end and asks `plan` for the changes against that
+    /// state; none: done, nothing is claimed or written. Otherwise claims the writer, reads to
+    /// the end again, plans again, writes the changes and applies them. A write fenced by
+    /// another process's is planned again against the state it left.
     async fn transact<T>(
         &self,
         mut plan: impl FnMut(&State) -> Result<(Vec<Change>, T)>,
     ) -> Result<T> {
         let mut guard = self.reader.lock().await;
         let reader = &mut *guard;
+        // Most calls change nothing (a component registering the schema it always had): they
+        // are answered from the topic read to its end, without claiming the writer, which
+        // needs the transaction coordinator (not there while its broker fails over) and
+        // fences the other processes holding the id.
+        self.read_fresh(reader).await?;
+        let (changes, out) = plan(&self.read_state())?;
+        if changes.is_empty() {
+            return Ok(out);
+        }
         let mut attempt = 0;
         loop {
             reader.writer.claim(&*self.log).await?;
-            if reader.writer.is_transactional() {
-                // A stale end-of-partition flag must not end the read before records another
-                // process committed: restart the fetch where we are.
-                let at = match reader.next {
-                    0 => Offset::Beginning,
-                    n => Offset::At(n),
-                };
-                reader.consumer.seek(&self.tp, at).await?;
-            }
-            self.catch_up(reader).await?;
+            self.read_fresh(reader).await?;
             let (changes, out) = plan(&self.read_state())?;
             if changes.is_empty() {
                 return Ok(out);
@@ -245,6 +246,20 @@ impl SchemaStore {
                 }
             }
         }
+    }
+
+    /// Reads the topic to its end as it is now.
+    async fn read_fresh(&self, reader: &mut Reader) -> Result<()> {
+        if reader.writer.is_transactional() {
+            // A stale end-of-partition flag must not end the read before records another
+            // process committed: restart the fetch where we are.
+            let at = match reader.next {
+                0 => Offset::Beginning,
+                n => Offset::At(n),
+            };
+            reader.consumer.seek(&self.tp, at).await?;
+        }
+        self.catch_up(reader).await
     }
 
     /// Applies records this store just wrote (they are durable).

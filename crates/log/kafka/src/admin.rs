@@ -55,10 +55,18 @@ fn validate(spec: &TopicSpec) -> Result<()> {
     Ok(())
 }
 
+/// The replication factor a topic is created with: the spec's default (1) defers to the log's
+/// (`-1`: the cluster's `default.replication.factor`); an explicit larger value wins.
+fn replication_of(spec: i16, log: i16) -> i16 {
+    match spec {
+        1 => log,
+        n => n.max(log),
+    }
+}
+
 pub(crate) async fn create_topic(inner: &Arc<Inner>, spec: &TopicSpec) -> Result<bool> {
     validate(spec)?;
-    // The spec's default (1) defers to the log's default; an explicit larger value wins.
-    let replication = spec.replication.max(inner.config.replication);
+    let replication = replication_of(spec.replication, inner.config.replication);
     let retention = spec.retention_ms.map(|ms| ms.to_string());
     let mut topic = NewTopic::new(
         &spec.name,
@@ -344,6 +352,14 @@ async fn retry_pause(backoff: &mut Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replication_defers_to_the_log_then_to_the_cluster() {
+        assert_eq!(replication_of(1, -1), -1, "the cluster's default");
+        assert_eq!(replication_of(1, 3), 3);
+        assert_eq!(replication_of(3, -1), 3, "an explicit spec wins");
+        assert_eq!(replication_of(2, 3), 3);
+    }
 
     #[test]
     fn validation_names_topic_and_field() {

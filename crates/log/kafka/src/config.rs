@@ -13,8 +13,11 @@ use std::time::Duration;
 pub struct KafkaConfig {
     /// Bootstrap servers, comma-separated `host:port` (what `scripts/kafka-up` prints).
     pub bootstrap: String,
-    /// Replication factor for topics created with the `TopicSpec` default of 1 (3 on a 3-broker
-    /// cluster makes every Aisle topic survive a broker loss). A spec asking for more wins.
+    /// Replication factor for topics created with the `TopicSpec` default of 1. `-1` (the
+    /// default) leaves it to the cluster's `default.replication.factor`, as `kafka-topics.sh`
+    /// does: 1 on a single local broker, 3 on `scripts/kafka-up --brokers 3`, so every topic
+    /// Aisle creates there (its `_schemas` too) survives a broker loss. A spec asking for more
+    /// wins.
     #[serde(default = "default_replication")]
     pub replication: i16,
     /// librdkafka properties passed verbatim to every client (admin, producers, consumers),
@@ -35,9 +38,11 @@ pub struct KafkaConfig {
     pub transaction_timeout_ms: u64,
 }
 
-/// One copy: what a single local broker supports.
+/// The cluster's own default (`default.replication.factor`; CreateTopics v4, Kafka ≥ 2.4).
+pub const BROKER_DEFAULT_REPLICATION: i16 = -1;
+
 fn default_replication() -> i16 {
-    1
+    BROKER_DEFAULT_REPLICATION
 }
 
 /// Long enough for a broker that is still starting, short enough to fail a typo'd address fast.
@@ -97,9 +102,9 @@ impl KafkaConfig {
         if self.bootstrap.trim().is_empty() {
             return invalid("kafka bootstrap servers are empty".into());
         }
-        if self.replication < 1 {
+        if self.replication < 1 && self.replication != BROKER_DEFAULT_REPLICATION {
             return invalid(format!(
-                "kafka replication must be >= 1, got {}",
+                "kafka replication must be >= 1, or -1 for the cluster's default, got {}",
                 self.replication
             ));
         }
@@ -125,7 +130,7 @@ mod tests {
     fn defaults_fill_missing_fields() {
         let c: KafkaConfig = serde_json::from_str(r#"{"bootstrap":"127.0.0.1:9092"}"#).unwrap();
         assert_eq!(c, KafkaConfig::new("127.0.0.1:9092"));
-        assert_eq!(c.replication, 1);
+        assert_eq!(c.replication, BROKER_DEFAULT_REPLICATION);
         assert_eq!(c.operation_timeout(), Duration::from_secs(30));
         assert!(c.validate().is_ok());
     }

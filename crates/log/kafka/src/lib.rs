@@ -64,7 +64,7 @@ mod producer;
 mod topics;
 mod transaction;
 
-pub use config::KafkaConfig;
+pub use config::{BROKER_DEFAULT_REPLICATION, KafkaConfig};
 pub use consumer::KafkaConsumer;
 pub use producer::KafkaProducer;
 pub use transaction::KafkaTxProducer;
