@@ -25,6 +25,11 @@ pub enum BenchCmd {
     /// --with-reference also runs the Kafka Streams app of the original topology on the same
     /// input. Run under `taskset -c 0` to measure one core.
     Greenlight(crate::commands::bench::BenchGreenlightArgs),
+    /// Forecaster as a consumer group: a synthetic chain (M5's shape by default) replayed into a
+    /// fresh topic, then --instances members forecast every series; records/s until every
+    /// forecast is readable, peak memory and bytes written. E.g. the full M5 length:
+    /// `aisle bench forecast --days 1941`.
+    Forecast(crate::commands::bench::BenchForecastArgs),
     /// Cart camera per model in ../shared/vision: images/s and p50/p99 per image (decode +
     /// detect + produce), beside Python ONNX Runtime on the same model and images.
     Camera(crate::commands::bench::BenchCameraArgs),
@@ -50,6 +55,9 @@ pub async fn run(config: &Config, cmd: BenchCmd) -> anyhow::Result<()> {
         }
         BenchCmd::Greenlight(args) => {
             aisle_bench::greenlight::run(&target(config).await?, &args.options()).await
+        }
+        BenchCmd::Forecast(args) => {
+            aisle_bench::forecast::run(&target(config).await?, &args.options()).await
         }
         BenchCmd::Camera(args) => {
             let plan = aisle_bench::camera::Plan::new(args.options(config)).map_err(fail)?;
@@ -211,6 +219,14 @@ pub struct BenchGreenlightArgs {
     /// as the figures in BENCHMARKS.md. The Kafka Streams reference joins chain-wide rows only.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub stores: Option<u32>,
+    /// Partitions of the throughput run's input (1, as the 2019 topology). More adds the
+    /// repartition-by-store hop and lets --instances share the work.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+    /// Greenlight instances of the throughput run: members of one consumer group, in this
+    /// process (the scale-out figure of BENCHMARKS.md: --instances 2 --partitions 4).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instances: u32,
 }
 
 impl BenchGreenlightArgs {
@@ -222,6 +238,48 @@ impl BenchGreenlightArgs {
             latency_rate: self.latency_rate,
             with_reference: self.with_reference,
             stores: self.stores.map(|n| n as usize),
+            partitions: self.partitions,
+            instances: self.instances as usize,
+        }
+    }
+}
+
+/// `aisle bench forecast`.
+#[derive(Debug, Args)]
+pub struct BenchForecastArgs {
+    /// Days of sales replayed (d_1..d_DAYS); 1941 is M5's full length.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Stores of the synthetic chain (10 = M5's).
+    #[arg(long, default_value_t = 10)]
+    pub stores: usize,
+    /// Items per store (3,049 = M5's).
+    #[arg(long, default_value_t = 3049)]
+    pub items_per_store: u32,
+    /// Partitions of the sales topic; default: one per store.
+    #[arg(long)]
+    pub partitions: Option<i32>,
+    /// Forecaster members of the consumer group, in this process.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+    /// Days to forecast.
+    #[arg(long, default_value_t = 28)]
+    pub horizon: usize,
+    /// Model, as `forecast run --model`.
+    #[arg(long, default_value = "pooled")]
+    pub model: String,
+}
+
+impl BenchForecastArgs {
+    fn options(self) -> aisle_bench::forecast::Options {
+        aisle_bench::forecast::Options {
+            days: self.days,
+            stores: self.stores,
+            items_per_store: self.items_per_store,
+            partitions: self.partitions,
+            instances: self.instances,
+            horizon: self.horizon,
+            model: self.model,
         }
     }
 }

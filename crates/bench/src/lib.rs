@@ -1,5 +1,5 @@
 //! Aisle's benchmark drivers and the runners of the reference implementations they are compared
-//! with: everything behind `aisle bench log|replay|inventory|greenlight|camera`. The binary
+//! with: everything behind `aisle bench log|replay|inventory|greenlight|forecast|camera`. The binary
 //! parses the flags, opens the configured runtime and hands this crate a [`Target`] (the open
 //! log and schema registry, plus the Kafka settings raw comparisons need) and one plain options
 //! struct per bench; figures go to stdout as the drivers print them, and BENCHMARKS.md records
@@ -18,6 +18,9 @@
 //! * [`greenlight`]: the Green Light Special's exactly-once throughput on pre-produced input and
 //!   its end-to-end latency; on Kafka also the Kafka Streams app of
 //!   `benches/reference/kafka-streams-greenlight` (`aisle bench greenlight`).
+//! * [`forecast`]: the streaming forecaster as a consumer group of `--instances` members on a
+//!   replayed synthetic chain: records/s until every series is forecast, peak memory and bytes
+//!   written (`aisle bench forecast`).
 //! * [`camera`]: per-image time of the cart camera, pass by pass beside Python ONNX Runtime
 //!   (`benches/reference/camera_onnxruntime.py --serve`), and its pipelined rate
 //!   (`aisle bench camera`).
@@ -44,6 +47,7 @@
 //! ```
 
 pub mod camera;
+pub mod forecast;
 pub mod greenlight;
 pub mod inventory;
 pub mod log;
