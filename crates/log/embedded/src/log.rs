@@ -411,9 +411,8 @@ impl Log for EmbeddedLog {
             return Err(LogError::InvalidArgument("empty transactional id".into()));
         }
         self.inner.shared.check()?;
-        Ok(Box::new(EmbeddedTxProducer::new(
-            self.inner.clone(),
-            transactional_id,
-        )))
+        Ok(Box::new(
+            EmbeddedTxProducer::init(self.inner.clone(), transactional_id).await?,
+        ))
     }
 }

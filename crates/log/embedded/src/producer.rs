@@ -231,14 +231,16 @@ pub struct EmbeddedTxProducer {
 }
 
 impl EmbeddedTxProducer {
-    pub(crate) fn new(inner: Arc<Inner>, id: &str) -> Self {
-        let epoch = {
-            let mut e = inner.shared.tx_epochs.lock();
-            let v = e.entry(id.to_owned()).or_insert(0);
-            *v += 1;
-            *v
-        };
-        EmbeddedTxProducer {
+    /// A producer holding the next epoch of `id`, taken through the writer's queue
+    /// ([`Cmd::Init`]): it returns once every commit queued before it is published.
+    pub(crate) async fn init(inner: Arc<Inner>, id: &str) -> Result<Self> {
+        let (done, rx) = oneshot::channel();
+        inner.shared.submit(Cmd::Init {
+            transactional_id: id.to_owned(),
+            done,
+        });
+        let epoch = rx.await.map_err(|_| LogError::Closed)??;
+        Ok(EmbeddedTxProducer {
             inner,
             id: id.to_owned(),
             epoch,
@@ -246,7 +248,7 @@ impl EmbeddedTxProducer {
             records: HashMap::new(),
             order: Vec::new(),
             offsets: None,
-        }
+        })
     }
 
     fn check_epoch(&self) -> Result<()> {

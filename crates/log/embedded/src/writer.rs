@@ -54,6 +54,16 @@ pub enum Cmd {
         /// Resolved once durable.
         done: oneshot::Sender<Result<()>>,
     },
+    /// Take over a transactional id: the next epoch, given out in queue order, so a commit of
+    /// an older epoch queued before it is published before the new producer exists (as
+    /// Kafka's `init_transactions` completes what the older epoch left) and one queued after
+    /// it is fenced.
+    Init {
+        /// Transactional id.
+        transactional_id: String,
+        /// Resolved with the new epoch once every earlier command is published.
+        done: oneshot::Sender<Result<u64>>,
+    },
     /// Commit a transaction.
     Tx {
         /// Transactional id.
@@ -210,6 +220,12 @@ fn fail_all(parts: &[Arc<Partition>], cmds: Vec<Cmd>, msg: &Arc<str>) {
             Cmd::Offsets { done, .. } | Cmd::Tx { done, .. } => {
                 let _ = done.send(err());
             }
+            Cmd::Init { done, .. } => {
+                let _ = done.send(Err(LogError::io(
+                    "",
+                    std::io::Error::other(msg.to_string()),
+                )));
+            }
         }
     }
 }
@@ -225,6 +241,7 @@ fn cycle(
 ) -> Result<()> {
     let mut journal_buf = Vec::new();
     let mut waiters = Vec::new();
+    let mut inits = Vec::new();
     let mut offset_updates: Vec<(String, GroupOffsets)> = Vec::new();
     let mut tx_parts = Vec::new();
     let mut has_tx = false;
@@ -243,6 +260,15 @@ fn cycle(
                 encode(&entry, &mut journal_buf);
                 offset_updates.push((group, offsets));
                 waiters.push(done);
+            }
+            Cmd::Init {
+                transactional_id,
+                done,
+            } => {
+                let mut epochs = shared.tx_epochs.lock();
+                let epoch = epochs.entry(transactional_id).or_insert(0);
+                *epoch += 1;
+                inits.push((done, *epoch));
             }
             Cmd::Tx {
                 transactional_id,
@@ -349,6 +375,9 @@ fn cycle(
     }
     for w in waiters {
         let _ = w.send(Ok(()));
+    }
+    for (w, epoch) in inits {
+        let _ = w.send(Ok(epoch));
     }
     if journal.size_bytes() > SNAPSHOT_AFTER_BYTES {
         // Every transaction numbered below `next_txn_seq` finished its cycle (committed and

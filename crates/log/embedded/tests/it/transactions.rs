@@ -215,3 +215,44 @@ async fn crash_during_commit_rolls_back_everything() {
     let report = verify(dir.path()).unwrap();
     assert!(report.is_ok() && report.notes.is_empty(), "{report}");
 }
+
+/// A new producer of a transactional id is given only after every commit queued before it is
+/// published (as Kafka's `init_transactions` completes the older epoch's transaction): once
+/// the new producer exists, the old one's commit either shows in a read to the end or failed as
+/// fenced, never lands unseen after the read. What the schema registry's single writer needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_epoch_waits_for_the_commits_queued_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(EmbeddedLog::open(dir.path(), small_segments()).unwrap());
+    log.create_topic(&TopicSpec::new("a", 1)).await.unwrap();
+    for round in 0..50 {
+        let mut old = log
+            .tx_producer("tx-race", &ProducerConfig::default())
+            .await
+            .unwrap();
+        old.begin().await.unwrap();
+        let value = format!("r{round}");
+        old.send(ProduceRecord::new("a").value(value.clone()))
+            .await
+            .unwrap();
+        let commit = tokio::spawn(async move { old.commit().await });
+        // Race the commit with a takeover.
+        let new = log
+            .tx_producer("tx-race", &ProducerConfig::default())
+            .await
+            .unwrap();
+        let seen = read_all(&log, "a", 0)
+            .await
+            .iter()
+            .any(|r| r.value.as_deref() == Some(value.as_bytes()));
+        match commit.await.unwrap() {
+            Ok(()) => assert!(
+                seen,
+                "round {round}: committed but not readable after the takeover"
+            ),
+            Err(LogError::Fenced(_)) => assert!(!seen, "round {round}: fenced but visible"),
+            Err(e) => panic!("round {round}: {e}"),
+        }
+        drop(new);
+    }
+}
