@@ -49,10 +49,10 @@ impl SchemaRegistry for LocalRegistry {
         Ok(self.store.register(subject, schema_json).await?.id)
     }
     async fn schema_by_id(&self, id: u32) -> Result<Arc<RegisteredSchema>> {
-        self.store.schema_by_id(id)
+        self.store.fetch_schema(id).await
     }
     async fn latest(&self, subject: &str) -> Result<SubjectVersion> {
-        self.store.version(subject, VersionSel::Latest)
+        self.store.fetch_version(subject, VersionSel::Latest).await
     }
 }
 

@@ -235,12 +235,12 @@ async fn get_version_schema(
 }
 
 async fn schema_by_id(State(store): Shared, Path(id): Path<String>) -> Answer {
-    let schema = store.schema_by_id(parse_id(&id)?)?;
+    let schema = store.fetch_schema(parse_id(&id)?).await?;
     Ok(ok(json!({"schema": schema.schema_json})))
 }
 
 async fn raw_schema_by_id(State(store): Shared, Path(id): Path<String>) -> Answer {
-    let schema = store.schema_by_id(parse_id(&id)?)?;
+    let schema = store.fetch_schema(parse_id(&id)?).await?;
     Ok(with_type(StatusCode::OK, schema.schema_json.clone()))
 }
 

@@ -4,21 +4,21 @@
 //! * At [`SchemaStore::open`] the topic is created if missing (1 partition, compacted) and read
 //!   from the beginning; every record is folded into an in-memory [`State`].
 //! * A write (register, config, delete) takes the writer lock, claims the topic's single
-//!   writer (Kafka), reads whatever the topic gained since (so ids and versions are allocated
+//!   writer, reads whatever the topic gained since (so ids and versions are allocated
 //!   against the latest state), produces its records to partition 0, waits until the log says
 //!   they are durable (committed), and only then applies them to the in-memory state. A write
 //!   the log rejects leaves the state untouched.
 //! * Applying a record is idempotent, so reading our own records back later changes nothing.
 //!
 //! # Concurrency: one id authority per `_schemas`
-//! Inside a process, writes are serialised by the writer lock. Between processes:
-//! * Embedded: one process writes a data directory (its lock), so the plain producer suffices.
-//! * Kafka: every store writes through a transactional producer with the same
-//!   `transactional.id` ([`transactional_id`]: `aisle-schema-registry` for `_schemas`). A write
-//!   that claims it fences every other process's producer; a fenced write re-reads the topic
-//!   and plans again. Any number of `aisle` processes (with or without `--registry`, and any
-//!   number of `aisle registry serve`) can so register at once and never give one id to two
-//!   schemas. The argument is in `writer.rs`.
+//! Inside one store, writes are serialised by the writer lock. Between stores, every store
+//! writes through a transactional producer with the same `transactional.id`
+//! ([`transactional_id`]: `aisle-schema-registry` for `_schemas`). A write that claims it fences
+//! every other store's producer; a fenced write re-reads the topic and plans again. On Kafka any
+//! number of `aisle` processes (with or without `--registry`, and any number of `aisle
+//! registry serve`) can so register at once and never give one id to two schemas; on the
+//! embedded runtime so can several stores one process opens over its log. The argument is in
+//! `writer.rs`.
 //!
 //! Reads are served from memory and never wait for a write's I/O.
 
@@ -51,9 +51,8 @@ pub struct StoreConfig {
     pub replication: i16,
     /// How long catching up with the topic may take before giving up.
     pub read_timeout: Duration,
-    /// Kafka: the `transactional.id` every writer of the topic shares; `None` (the default)
-    /// means [`transactional_id`]`(topic)`. Other runtimes have a single writer process and
-    /// write with a plain producer.
+    /// The `transactional.id` every writer of the topic shares; `None` (the default) means
+    /// [`transactional_id`]`(topic)`.
     pub transactional_id: Option<String>,
 }
 
@@ -117,13 +116,12 @@ impl SchemaStore {
             .replication(config.replication);
         log.create_topic(&spec).await?;
         let tp = TopicPartition::new(config.topic.clone(), 0);
-        let txid = (log.runtime() == "kafka").then(|| {
+        let writer = Writer::new(
             config
                 .transactional_id
                 .clone()
-                .unwrap_or_else(|| transactional_id(&config.topic))
-        });
-        let writer = Writer::new(&*log, txid)?;
+                .unwrap_or_else(|| transactional_id(&config.topic)),
+        );
         let mut consumer = log.consumer(&ConsumerConfig {
             client_id: "aisle-registry".into(),
             ..Default::default()
@@ -152,7 +150,36 @@ impl SchemaStore {
     /// Reads records the topic gained since the last read (written by another process, say).
     pub async fn refresh(&self) -> Result<()> {
         let mut reader = self.reader.lock().await;
-        self.catch_up(&mut reader).await
+        self.read_fresh(&mut reader).await
+    }
+
+    /// [`SchemaStore::schema_by_id`], reading the topic again first when the id is not known
+    /// yet: another store (another process on Kafka, or another store over the same embedded
+    /// log) may have registered it since this one last read. What a reader of records needs.
+    pub async fn fetch_schema(&self, id: u32) -> Result<Arc<RegisteredSchema>> {
+        match self.schema_by_id(id) {
+            Err(RegistryError::UnknownSchemaId(_)) => {
+                self.refresh().await?;
+                self.schema_by_id(id)
+            }
+            known => known,
+        }
+    }
+
+    /// [`SchemaStore::version`], reading the topic again first when the subject or version is
+    /// not known yet (see [`SchemaStore::fetch_schema`]); `Latest` always reads again, since
+    /// another store may have added a version.
+    pub async fn fetch_version(&self, subject: &str, sel: VersionSel) -> Result<SubjectVersion> {
+        let first = self.version(subject, sel);
+        let unknown = matches!(
+            first,
+            Err(RegistryError::UnknownSubject(_) | RegistryError::UnknownVersion { .. })
+        );
+        if unknown || matches!(sel, VersionSel::Latest) {
+            self.refresh().await?;
+            return self.version(subject, sel);
+        }
+        first
     }
 
     async fn catch_up(&self, reader: &mut Reader) -> Result<()> {
@@ -250,15 +277,13 @@ impl SchemaStore {
 
     /// Reads the topic to its end as it is now.
     async fn read_fresh(&self, reader: &mut Reader) -> Result<()> {
-        if reader.writer.is_transactional() {
-            // A stale end-of-partition flag must not end the read before records another
-            // process committed: restart the fetch where we are.
-            let at = match reader.next {
-                0 => Offset::Beginning,
-                n => Offset::At(n),
-            };
-            reader.consumer.seek(&self.tp, at).await?;
-        }
+        // A stale end-of-partition flag must not end the read before records another store
+        // committed: restart the fetch where we are.
+        let at = match reader.next {
+            0 => Offset::Beginning,
+            n => Offset::At(n),
+        };
+        reader.consumer.seek(&self.tp, at).await?;
         self.catch_up(reader).await
     }
 

@@ -1,6 +1,9 @@
-//! How a [`crate::SchemaStore`] writes `_schemas`: a plain producer on a runtime with one
-//! writer process (embedded: the data directory's lock), or, on Kafka, a transactional producer
-//! whose `transactional.id` is the same in every process, so at most one of them can commit.
+//! How a [`crate::SchemaStore`] writes `_schemas`: through a transactional producer whose
+//! `transactional.id` is the same for every store of the topic, so at most one of them can
+//! commit at a time. On Kafka the stores are in different processes; on the embedded runtime
+//! one process owns the data directory, but it may open several stores over one log (a test,
+//! a component and a registry server side by side), and the same argument keeps them apart
+//! (the embedded log fences older epochs of a transactional id the same way).
 //!
 //! # Why two processes cannot hand out one id for two schemas (Kafka)
 //! Every writing process uses the transactional id [`transactional_id`] of the topic. Kafka
@@ -32,10 +35,9 @@
 //! directly, an old Aisle) are outside this guarantee.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
 
-use aisle_log::{Log, LogError, ProduceRecord, Producer, ProducerConfig, TxProducer};
+use aisle_log::{Log, LogError, ProduceRecord, ProducerConfig, TxProducer};
 
 use crate::error::Result;
 
@@ -52,14 +54,10 @@ pub fn transactional_id(topic: &str) -> String {
 /// One change to `_schemas`: a key and a value (`None`: a tombstone).
 pub(crate) type Change = (Vec<u8>, Option<Vec<u8>>);
 
-pub(crate) enum Writer {
-    /// One writer process by construction (embedded); records are produced one by one.
-    Plain(Arc<dyn Producer>),
-    /// Kafka: the single writer is whoever holds the newest epoch of `id`.
-    Transactional {
-        id: String,
-        tx: Option<Box<dyn TxProducer>>,
-    },
+/// The single writer is whoever holds the newest epoch of `id`.
+pub(crate) struct Writer {
+    id: String,
+    tx: Option<Box<dyn TxProducer>>,
 }
 
 fn producer_config() -> ProducerConfig {
@@ -71,26 +69,16 @@ fn producer_config() -> ProducerConfig {
 }
 
 impl Writer {
-    /// The transactional writer on Kafka (created lazily: a store that only reads never fences
-    /// anyone), the plain producer elsewhere.
-    pub(crate) fn new(log: &dyn Log, transactional_id: Option<String>) -> Result<Writer> {
-        Ok(match transactional_id {
-            Some(id) => Writer::Transactional { id, tx: None },
-            None => Writer::Plain(log.producer(&producer_config())?),
-        })
-    }
-
-    /// Whether a write's read must restart its fetch (see the module docs, step 2).
-    pub(crate) fn is_transactional(&self) -> bool {
-        matches!(self, Writer::Transactional { .. })
+    /// The writer for transactional id `id`; its producer is created at the first claim (a
+    /// store that only reads never fences anyone).
+    pub(crate) fn new(id: String) -> Writer {
+        Writer { id, tx: None }
     }
 
     /// Step 1: holds the newest epoch of the transactional id, initialising it if needed.
     pub(crate) async fn claim(&mut self, log: &dyn Log) -> Result<()> {
-        if let Writer::Transactional { id, tx } = self
-            && tx.is_none()
-        {
-            *tx = Some(log.tx_producer(id, &producer_config()).await?);
+        if self.tx.is_none() {
+            self.tx = Some(log.tx_producer(&self.id, &producer_config()).await?);
         }
         Ok(())
     }
@@ -98,13 +86,11 @@ impl Writer {
     /// Forgets the producer after a failed write: the next [`Writer::claim`] initialises a new
     /// one, which also settles whatever the failed transaction left open.
     pub(crate) fn release(&mut self) {
-        if let Writer::Transactional { tx, .. } = self {
-            *tx = None;
-        }
+        self.tx = None;
     }
 
-    /// Step 3: writes `changes` to partition 0 of `topic`, all of them or (transactional)
-    /// none, and returns once they are durable (committed).
+    /// Step 3: writes `changes` to partition 0 of `topic`, all of them or none, and returns
+    /// once they are durable (committed).
     pub(crate) async fn write(&mut self, topic: &str, changes: &[Change]) -> Result<()> {
         let record = |(key, value): &Change| {
             let rec = ProduceRecord::new(topic.to_owned())
@@ -115,25 +101,17 @@ impl Writer {
                 None => rec,
             }
         };
-        match self {
-            Writer::Plain(producer) => {
-                for change in changes {
-                    producer.send(record(change)).await?.await?;
-                }
-                Ok(())
-            }
-            Writer::Transactional { id, tx } => {
-                let tx = tx
-                    .as_mut()
-                    .ok_or_else(|| LogError::Transaction(format!("`{id}`: write before claim")))?;
-                tx.begin().await?;
-                for change in changes {
-                    tx.send(record(change)).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
+        let id = &self.id;
+        let tx = self
+            .tx
+            .as_mut()
+            .ok_or_else(|| LogError::Transaction(format!("`{id}`: write before claim")))?;
+        tx.begin().await?;
+        for change in changes {
+            tx.send(record(change)).await?;
         }
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -93,3 +93,54 @@ async fn server_over_the_embedded_log() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// Several stores one process opens over its embedded log (a component, a test's producer, a
+/// registry server) registering different schemas at the same moment never give one id to two
+/// schemas: they share the transactional writer, and a fenced one plans again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_over_one_embedded_log_never_share_an_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(SchemaStore::open(log.clone()).await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for (i, store) in stores.iter().enumerate() {
+        for round in 0..5 {
+            let store = store.clone();
+            let schema = format!(
+                r#"{{"type":"record","name":"S{i}x{round}","fields":[{{"name":"f","type":"long"}}]}}"#
+            );
+            tasks.push(tokio::spawn(async move {
+                let id = store
+                    .register(&format!("s{i}x{round}-value"), &schema)
+                    .await
+                    .unwrap()
+                    .id;
+                (schema, id)
+            }));
+        }
+    }
+    let mut by_id = std::collections::BTreeMap::new();
+    for t in tasks {
+        let (schema, id) = t.await.unwrap();
+        if let Some(other) = by_id.insert(id, schema.clone()) {
+            panic!("id {id} given to {other} and to {schema}");
+        }
+    }
+    assert_eq!(by_id.len(), 20);
+    // Each store, opened before the others registered, finds their ids: a reader of records
+    // asks for an id it has not seen and the store reads the topic again.
+    for store in &stores {
+        let reader = aisle_registry::LocalRegistry::new(store.clone());
+        for (id, schema) in &by_id {
+            assert_eq!(&reader.schema_by_id(*id).await.unwrap().schema_json, schema);
+        }
+    }
+    // A store opened afterwards reads the same twenty ids.
+    let fresh = SchemaStore::open(log).await.unwrap();
+    for (id, schema) in &by_id {
+        assert_eq!(&fresh.schema_by_id(*id).unwrap().schema_json, schema);
+    }
+}

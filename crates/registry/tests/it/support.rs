@@ -3,7 +3,9 @@
 //!
 //! It is deliberately small and strict: unknown topics and partitions are errors, offsets are
 //! dense, a delivery resolves after the record is appended, and `poll` waits for new records
-//! instead of spinning. Group features and transactions answer `InvalidArgument`.
+//! instead of spinning. Transactions buffer their records and append them at commit, with the
+//! epochs of a transactional id fencing older producers (what the store relies on); group
+//! features answer `InvalidArgument`.
 
 #![allow(dead_code)]
 
@@ -28,6 +30,8 @@ pub struct MemLog {
     appended: Notify,
     /// When set, every produce fails with this message (to test the store's error path).
     pub fail_produce: Mutex<Option<String>>,
+    /// The newest epoch of each transactional id.
+    epochs: Mutex<HashMap<String, u64>>,
 }
 
 impl MemLog {
@@ -183,9 +187,89 @@ impl Log for MemLogHandle {
         id: &str,
         _config: &ProducerConfig,
     ) -> aisle_log::Result<Box<dyn TxProducer>> {
-        Err(LogError::InvalidArgument(format!(
-            "transactions ({id}) are not in the test double"
-        )))
+        let mut epochs = self.0.epochs.lock().unwrap();
+        let epoch = epochs.entry(id.to_owned()).or_insert(0);
+        *epoch += 1;
+        Ok(Box::new(MemTx {
+            log: self.0.clone(),
+            id: id.to_owned(),
+            epoch: *epoch,
+            open: None,
+        }))
+    }
+}
+
+/// A transactional producer of the double: records wait in `open` until the commit.
+struct MemTx {
+    log: Arc<MemLog>,
+    id: String,
+    epoch: u64,
+    open: Option<Vec<ProduceRecord>>,
+}
+
+impl MemTx {
+    fn check_epoch(&self) -> aisle_log::Result<()> {
+        if self.log.epochs.lock().unwrap().get(&self.id) == Some(&self.epoch) {
+            Ok(())
+        } else {
+            Err(LogError::Fenced(format!(
+                "{} epoch {}",
+                self.id, self.epoch
+            )))
+        }
+    }
+}
+
+#[async_trait]
+impl TxProducer for MemTx {
+    async fn begin(&mut self) -> aisle_log::Result<()> {
+        self.check_epoch()?;
+        self.open = Some(Vec::new());
+        Ok(())
+    }
+    async fn send(&mut self, record: ProduceRecord) -> aisle_log::Result<()> {
+        self.check_epoch()?;
+        self.open
+            .as_mut()
+            .ok_or_else(|| LogError::Transaction("send outside a transaction".into()))?
+            .push(record);
+        Ok(())
+    }
+    async fn send_offsets(
+        &mut self,
+        _offsets: &[(TopicPartition, i64)],
+        _group: &GroupMetadata,
+    ) -> aisle_log::Result<()> {
+        Err(LogError::InvalidArgument(
+            "groups are not in the test double".into(),
+        ))
+    }
+    async fn commit(&mut self) -> aisle_log::Result<()> {
+        let records = self
+            .open
+            .take()
+            .ok_or_else(|| LogError::Transaction("commit outside a transaction".into()))?;
+        if let Some(msg) = self.log.fail_produce.lock().unwrap().clone() {
+            return Err(LogError::Timeout(msg));
+        }
+        // The epoch check and the appends under one lock: a newer epoch either fences this
+        // commit or sees all of it.
+        let epochs = self.log.epochs.lock().unwrap();
+        if epochs.get(&self.id) != Some(&self.epoch) {
+            return Err(LogError::Fenced(format!(
+                "{} epoch {}",
+                self.id, self.epoch
+            )));
+        }
+        for rec in records {
+            self.log.append(rec)?;
+        }
+        drop(epochs);
+        Ok(())
+    }
+    async fn abort(&mut self) -> aisle_log::Result<()> {
+        self.open = None;
+        Ok(())
     }
 }
 
