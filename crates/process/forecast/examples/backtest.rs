@@ -246,16 +246,7 @@ fn level_tables(
         return Ok(vec![0.0; predictors.len()]);
     };
     let sales = &data.sales;
-    let mut e = Wrmsse::m5(
-        &sales.series,
-        &sales.values,
-        sales.last_day(),
-        &data.inputs.calendar,
-        &data.inputs.prices,
-    )?;
-    if let Some(p) = published {
-        e.replace_scales(p);
-    }
+    let e = held_out_scoring(data, published)?;
     let wdays: Vec<usize> = (sales.first_day..=sales.last_day())
         .map(|d| {
             data.inputs
@@ -479,18 +470,7 @@ fn real_forecast(data: &M5Data, published: Option<&Vec<Vec<Option<f64>>>>) -> an
         .map(|&v| f64::from(v))
         .sum::<f64>()
         / 28.0;
-    // The held-out scoring's weights (dollar sales of d_1914..d_1941) and scales (published).
-    let sales = &data.sales;
-    let mut eval = Wrmsse::m5(
-        &sales.series,
-        &sales.values,
-        sales.last_day(),
-        &data.inputs.calendar,
-        &data.inputs.prices,
-    )?;
-    if let Some(p) = published {
-        eval.replace_scales(p);
-    }
+    let eval = held_out_scoring(data, published)?;
     let mut base: Option<Vec<Vec<f32>>> = None;
     println!(
         "\nreal forecast d_1942..d_1969: mean / mean of d_1914..d_1941; WRMSSE L1-9 of this forecast scored against the previous default's (a bound on how far the held-out L1-9 can move: |RMSSE(a) - RMSSE(b)| <= RMSSE of a against b, per series); total units per day in thousands"
@@ -583,4 +563,24 @@ fn main() -> anyhow::Result<()> {
         print_rolling("rolling 28-day splits, origins d_1941 - 52k weeks", &rows);
     }
     Ok(())
+}
+
+/// The held-out scoring's WRMSSE: weights from the dollar sales of the daily days
+/// (d_1914..d_1941), scales the published ones when given.
+fn held_out_scoring(
+    data: &M5Data,
+    published: Option<&Vec<Vec<Option<f64>>>>,
+) -> anyhow::Result<Wrmsse> {
+    let sales = &data.sales;
+    let mut e = Wrmsse::m5(
+        &sales.series,
+        &sales.values,
+        sales.last_day(),
+        &data.inputs.calendar,
+        &data.inputs.prices,
+    )?;
+    if let Some(p) = published {
+        e.replace_scales(p);
+    }
+    Ok(e)
 }

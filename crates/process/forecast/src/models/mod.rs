@@ -36,7 +36,26 @@ pub struct Context<'a> {
     pub monthly: Option<&'a Monthly>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// A context of daily history only (no monthly totals) running from d_1 to the rows' length.
+    pub fn daily(
+        series: &'a [SeriesMeta],
+        history: &'a [Vec<f32>],
+        horizon: usize,
+        calendar: &'a Calendar,
+        prices: &'a Prices,
+    ) -> Self {
+        Context {
+            series,
+            history,
+            last_day: history.first().map_or(0, Vec::len) as i32,
+            horizon,
+            calendar,
+            prices,
+            monthly: None,
+        }
+    }
+
     /// The first history day.
     pub fn first_day(&self) -> i32 {
         self.last_day - self.history.first().map_or(0, Vec::len) as i32 + 1

@@ -28,15 +28,7 @@ fn recovers_a_weekly_pattern_and_item_levels() {
     let history = vec![a, b];
     let cal = calendar(60);
     let prices = Prices::default();
-    let ctx = Context {
-        series: &series,
-        history: &history,
-        last_day: 28,
-        horizon: 7,
-        calendar: &cal,
-        prices: &prices,
-        monthly: None,
-    };
+    let ctx = Context::daily(&series, &history, 7, &cal, &prices);
     let f = Pooled::default().forecast(&ctx);
     for (w, s) in shape.iter().enumerate() {
         assert!((f64::from(f[0][w]) - s * 3.0).abs() < 1e-4, "{:?}", f[0]);
@@ -150,15 +142,7 @@ fn snap_per_store_dept_recovers_each_departments_own_effect() {
         .collect();
     let history = vec![a, vec![4.0; 28]];
     let prices = Prices::default();
-    let ctx = Context {
-        series: &series,
-        history: &history,
-        last_day: 28,
-        horizon: 7,
-        calendar: &cal,
-        prices: &prices,
-        monthly: None,
-    };
+    let ctx = Context::daily(&series, &history, 7, &cal, &prices);
     let own = Pooled::default().forecast(&ctx);
     // Day 29 is a SNAP day, day 32 is not.
     assert!(
@@ -198,15 +182,7 @@ fn backcast_ignores_the_held_out_week_and_recovers_it() {
     let history = vec![row];
     let cal = calendar(40);
     let prices = Prices::default();
-    let ctx = Context {
-        series: &series,
-        history: &history,
-        last_day: 28,
-        horizon: 0,
-        calendar: &cal,
-        prices: &prices,
-        monthly: None,
-    };
+    let ctx = Context::daily(&series, &history, 0, &cal, &prices);
     let f = Pooled::default().backcast(&ctx, 8..=14);
     assert_eq!(f[0].len(), 7);
     for (k, v) in f[0].iter().enumerate() {

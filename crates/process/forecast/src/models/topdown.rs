@@ -140,15 +140,7 @@ mod tests {
         let b: Vec<f32> = (0..28).map(|t| [1.0, 4.0][t % 2]).collect();
         let history = vec![a, b];
         let prices = Prices::default();
-        let ctx = Context {
-            series: &series,
-            history: &history,
-            last_day: 28,
-            horizon: 7,
-            calendar: &cal,
-            prices: &prices,
-            monthly: None,
-        };
+        let ctx = Context::daily(&series, &history, 7, &cal, &prices);
         let td = TopDown {
             inner: Pooled::default(),
             middle: Middle::Store,
