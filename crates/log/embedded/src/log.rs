@@ -100,11 +100,36 @@ fn read_names(dir: &Path) -> Result<Vec<String>> {
     }
 }
 
+/// How many times, [`LOCK_RETRY`] apart, `open` tries a held lock before it reports
+/// [`LogError::Locked`].
+const LOCK_ATTEMPTS: u32 = 50;
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// Takes the directory lock, waiting out one held only for a moment (about half a second at
+/// most). The lock belongs to an open file description, which a child process forked by any
+/// thread of this process shares until it execs its program: a log dropped and reopened
+/// while another thread spawns a process can find its own lock still held for that moment.
+/// A process that is exiting releases its lock the same way. A lock still held after the
+/// wait is another process's log, and is reported.
+fn lock_dir(lock: &File, lock_path: &Path, dir: &Path) -> Result<()> {
+    for attempt in 1..=LOCK_ATTEMPTS {
+        match fs4::FileExt::try_lock(lock) {
+            Ok(()) => return Ok(()),
+            Err(fs4::TryLockError::WouldBlock) if attempt < LOCK_ATTEMPTS => {
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Err(fs4::TryLockError::WouldBlock) => break,
+            Err(fs4::TryLockError::Error(e)) => return Err(LogError::io(lock_path, e)),
+        }
+    }
+    Err(LogError::Locked(dir.to_owned()))
+}
+
 impl EmbeddedLog {
     /// Opens (creating if needed) the log in `dir`, recovering from any crash.
     ///
     /// Fails with [`LogError::Locked`] if another process (or another `open` in this one)
-    /// holds the directory, and with [`LogError::Corrupt`] if data is damaged beyond a torn
+    /// holds the directory beyond a moment's wait, and with [`LogError::Corrupt`] if data is damaged beyond a torn
     /// tail (run [`crate::verify`] for the full picture).
     pub fn open(dir: impl AsRef<Path>, config: EmbeddedConfig) -> Result<EmbeddedLog> {
         config.validate()?;
@@ -117,11 +142,7 @@ impl EmbeddedLog {
             .write(true)
             .open(&lock_path)
             .map_err(|e| LogError::io(&lock_path, e))?;
-        match fs4::FileExt::try_lock(&lock) {
-            Ok(()) => {}
-            Err(fs4::TryLockError::WouldBlock) => return Err(LogError::Locked(dir)),
-            Err(fs4::TryLockError::Error(e)) => return Err(LogError::io(&lock_path, e)),
-        }
+        lock_dir(&lock, &lock_path, &dir)?;
         let trash = dir.join("trash");
         if trash.exists() {
             std::fs::remove_dir_all(&trash).map_err(|e| LogError::io(&trash, e))?;

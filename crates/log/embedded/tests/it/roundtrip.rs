@@ -145,6 +145,38 @@ async fn second_open_is_locked() {
     EmbeddedLog::open(dir.path(), small_segments()).expect("lock released on drop");
 }
 
+/// A child forked by another thread shares the log's lock until it execs its program: the
+/// reopen after a drop waits that moment out instead of reporting the dir locked (the model
+/// test's reopen failed so while the kill -9 tests spawned their children).
+#[test]
+fn a_reopen_waits_out_a_forked_child_holding_the_lock_until_exec() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path(), small_segments()).unwrap();
+    let (mut forked, mut tell) = std::io::pipe().unwrap();
+    let spawner = std::thread::spawn(move || {
+        let mut cmd = std::process::Command::new("true");
+        // SAFETY: between fork and exec the child only writes to a pipe and sleeps, both
+        // async-signal-safe system calls; nothing allocates or takes a lock.
+        unsafe {
+            cmd.pre_exec(move || {
+                tell.write_all(b"x")?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Ok(())
+            });
+        }
+        cmd.status().unwrap()
+    });
+    // The child exists, holding a copy of the log's LOCK descriptor, for 200 ms more.
+    let mut byte = [0u8; 1];
+    forked.read_exact(&mut byte).unwrap();
+    drop(log);
+    let reopened = EmbeddedLog::open(dir.path(), small_segments());
+    assert!(reopened.is_ok(), "reopen: {:?}", reopened.err());
+    assert!(spawner.join().unwrap().success());
+}
+
 #[tokio::test]
 async fn seek_across_many_segments_uses_the_index() {
     let dir = tempfile::tempdir().unwrap();
