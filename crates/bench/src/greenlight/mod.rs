@@ -152,6 +152,7 @@ async fn bench_throughput(
         let (_, high) = log.watermarks(&tp).await?;
         ends.push((tp, high));
     }
+    let tps: Vec<_> = ends.iter().map(|(tp, _)| tp.clone()).collect();
     let bar = indicatif::ProgressBar::new(n).with_message("greenlight");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
     let done_at = loop {
@@ -159,7 +160,6 @@ async fn bench_throughput(
         if tasks.iter().any(|t| t.is_finished()) {
             break None;
         }
-        let tps: Vec<_> = ends.iter().map(|(tp, _)| tp.clone()).collect();
         let committed = watcher.committed(&tps).await?;
         let read: i64 = committed.iter().map(|c| c.unwrap_or(0)).sum();
         bar.set_position(read as u64);

@@ -129,8 +129,8 @@ impl EmbeddedLog {
     /// Opens (creating if needed) the log in `dir`, recovering from any crash.
     ///
     /// Fails with [`LogError::Locked`] if another process (or another `open` in this one)
-    /// holds the directory beyond a moment's wait, and with [`LogError::Corrupt`] if data is damaged beyond a torn
-    /// tail (run [`crate::verify`] for the full picture).
+    /// holds the directory beyond a moment's wait, and with [`LogError::Corrupt`] if data is
+    /// damaged beyond a torn tail (run [`crate::verify`] for the full picture).
     pub fn open(dir: impl AsRef<Path>, config: EmbeddedConfig) -> Result<EmbeddedLog> {
         config.validate()?;
         let dir = dir.as_ref().to_owned();

@@ -215,16 +215,13 @@ fn fail_all(parts: &[Arc<Partition>], cmds: Vec<Cmd>, msg: &Arc<str>) {
         p.drained.notify_waiters();
     }
     for c in cmds {
-        let err = || Err(LogError::io("", std::io::Error::other(msg.to_string())));
+        let err = || LogError::io("", std::io::Error::other(msg.to_string()));
         match c {
             Cmd::Offsets { done, .. } | Cmd::Tx { done, .. } => {
-                let _ = done.send(err());
+                let _ = done.send(Err(err()));
             }
             Cmd::Init { done, .. } => {
-                let _ = done.send(Err(LogError::io(
-                    "",
-                    std::io::Error::other(msg.to_string()),
-                )));
+                let _ = done.send(Err(err()));
             }
         }
     }

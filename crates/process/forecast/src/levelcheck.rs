@@ -16,6 +16,7 @@
 //! not exist at monthly resolution. The weekday profiles are those of the daily history (2016)
 //! applied to earlier years, a structural assumption, not a look at any target.
 
+use crate::models::profile::weekday_profile;
 use crate::models::yearly::{YearlyPool, YearlySpec, composition};
 use crate::monthly::Monthly;
 use aisle_m5::SeriesMeta;
@@ -65,33 +66,29 @@ impl LevelRow {
 }
 
 /// Weekday profile (index `wday - 1`, mean 1) of each store × department over `history`
-/// (`wdays[t]` of each day), keyed `store|dept`.
+/// (`wdays[t]` of each day), keyed `store|dept`: the model's [`weekday_profile`] of the group's
+/// daily sums, flat when a weekday has no day or no sales.
 pub fn group_profiles(
     series: &[SeriesMeta],
     history: &[Vec<f32>],
     wdays: &[usize],
 ) -> HashMap<String, [f64; 7]> {
-    let mut sums: HashMap<String, ([f64; 7], [f64; 7])> = HashMap::new();
+    let mut sums: HashMap<String, Vec<f64>> = HashMap::new();
     for (m, row) in series.iter().zip(history) {
-        let e = sums
+        let sum = sums
             .entry(format!("{}|{}", m.store_id, m.dept_id))
-            .or_default();
-        for (&v, &w) in row.iter().zip(wdays) {
-            e.0[w] += f64::from(v);
-            e.1[w] += 1.0;
+            .or_insert_with(|| vec![0.0; wdays.len()]);
+        for (s, &v) in sum.iter_mut().zip(row) {
+            *s += f64::from(v);
         }
     }
+    let every_day = vec![true; wdays.len()];
+    let all_weekdays = (0..7).all(|w| wdays.contains(&w));
     sums.into_iter()
-        .map(|(k, (s, n))| {
-            let means: [f64; 7] =
-                std::array::from_fn(|w| if n[w] > 0.0 { s[w] / n[w] } else { 0.0 });
-            let mean = means.iter().sum::<f64>() / 7.0;
-            let p = if mean > 0.0 && means.iter().all(|&v| v > 0.0) {
-                means.map(|v| v / mean)
-            } else {
-                [1.0; 7]
-            };
-            (k, p)
+        .map(|(k, y)| {
+            let p = weekday_profile(&y, wdays, &every_day);
+            let flat = !all_weekdays || p.iter().any(|&v| v <= 0.0);
+            (k, if flat { [1.0; 7] } else { p })
         })
         .collect()
 }

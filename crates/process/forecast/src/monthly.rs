@@ -14,7 +14,6 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct Monthly {
     months: HashMap<String, usize>,
-    days_in: Vec<f64>,
     /// Days of each weekday (`wday - 1`, 0 = Saturday) each month covers.
     wdays_in: Vec<[f64; 7]>,
     by_series: HashMap<String, Vec<f32>>,
@@ -46,13 +45,11 @@ impl Monthly {
             .enumerate()
             .map(|(k, (_, m))| (m.clone(), k))
             .collect();
-        let mut days_in = vec![0.0; cols.len()];
         let mut wdays_in = vec![[0.0; 7]; cols.len()];
         for d in 1..=last_day.min(calendar.last_day()) {
             if let Some(c) = calendar.day(d)
                 && let Some(&k) = months.get(&c.month)
             {
-                days_in[k] += 1.0;
                 wdays_in[k][wday_index(c)] += 1.0;
             }
         }
@@ -74,7 +71,6 @@ impl Monthly {
         }
         Ok(Self {
             months,
-            days_in,
             wdays_in,
             by_series,
         })
@@ -86,7 +82,6 @@ impl Monthly {
     pub fn from_daily(panel: &SalesPanel, calendar: &Calendar, last_day: i32) -> Self {
         let mut months: HashMap<String, usize> = HashMap::new();
         let mut month_of_day = Vec::new();
-        let mut days_in = Vec::new();
         let mut wdays_in: Vec<[f64; 7]> = Vec::new();
         for d in panel.first_day..=last_day.min(panel.last_day()) {
             let k = calendar.day(d).map(|c| {
@@ -94,9 +89,7 @@ impl Monthly {
                 (*months.entry(c.month.clone()).or_insert(n), wday_index(c))
             });
             if let Some((k, w)) = k {
-                days_in.resize(months.len(), 0.0);
                 wdays_in.resize(months.len(), [0.0; 7]);
-                days_in[k] += 1.0;
                 wdays_in[k][w] += 1.0;
             }
             let k = k.map(|(k, _)| k);
@@ -118,7 +111,6 @@ impl Monthly {
             .collect();
         Self {
             months,
-            days_in,
             wdays_in,
             by_series,
         }
@@ -127,7 +119,7 @@ impl Monthly {
     /// Monthly totals of aggregates: each `(new id, member ids)` sums its members (missing
     /// members count 0). Month coverage is this one's.
     pub fn aggregated(&self, groups: &[(String, Vec<String>)]) -> Self {
-        let n = self.days_in.len();
+        let n = self.wdays_in.len();
         let by_series = groups
             .iter()
             .map(|(id, members)| {
@@ -140,7 +132,6 @@ impl Monthly {
             .collect();
         Self {
             months: self.months.clone(),
-            days_in: self.days_in.clone(),
             wdays_in: self.wdays_in.clone(),
             by_series,
         }
@@ -174,14 +165,19 @@ impl Monthly {
     /// The share of each weekday (index `wday - 1`, 0 = Saturday) among the days `month` covers.
     pub fn weekday_mix(&self, month: &str) -> Option<[f64; 7]> {
         let &k = self.months.get(month)?;
-        let days = self.days_in[k];
+        let days = self.days_in(k);
         (days > 0.0).then(|| self.wdays_in[k].map(|n| n / days))
+    }
+
+    /// Days month `k` covers.
+    fn days_in(&self, k: usize) -> f64 {
+        self.wdays_in[k].iter().sum()
     }
 
     /// Units per day of `series_id` in `month` (`YYYY-MM`), when the file covers it.
     pub fn daily_rate(&self, series_id: &str, month: &str) -> Option<f64> {
         let &k = self.months.get(month)?;
-        let days = self.days_in[k];
+        let days = self.days_in(k);
         let total = *self.by_series.get(series_id)?.get(k)?;
         (days > 0.0).then(|| f64::from(total) / days)
     }

@@ -9,7 +9,7 @@ pub mod learner;
 pub mod partitioned;
 pub mod pooled;
 pub mod price;
-mod profile;
+pub(crate) mod profile;
 pub mod topdown;
 pub mod yearly;
 

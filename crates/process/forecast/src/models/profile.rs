@@ -35,7 +35,7 @@ pub(super) fn trim_outlier_days(
 
 /// Weekday profile (index `wday - 1`) over the days in `use_day`, mean 1 over the week; flat
 /// when there is no volume.
-pub(super) fn weekday_profile(y: &[f64], wdays: &[usize], use_day: &[bool]) -> [f64; 7] {
+pub(crate) fn weekday_profile(y: &[f64], wdays: &[usize], use_day: &[bool]) -> [f64; 7] {
     let (mut sum, mut cnt) = ([0.0; 7], [0.0; 7]);
     for ((&v, &w), _) in y.iter().zip(wdays).zip(use_day).filter(|(_, u)| **u) {
         sum[w] += v;
