@@ -66,7 +66,7 @@ impl LevelRow {
 }
 
 /// Weekday profile (index `wday - 1`, mean 1) of each store × department over `history`
-/// (`wdays[t]` of each day), keyed `store|dept`: the model's [`weekday_profile`] of the group's
+/// (`wdays[t]` of each day), keyed `store|dept`: the model's `weekday_profile` of the group's
 /// daily sums, flat when a weekday has no day or no sales.
 pub fn group_profiles(
     series: &[SeriesMeta],

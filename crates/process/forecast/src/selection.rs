@@ -9,9 +9,10 @@
 //! training days' scales: full-history absolute-difference scales are not published.
 //!
 //! Every candidate is fitted per store ([`Partitioned::by_store`]), as `forecast run` fits it
-//! (one `sales` partition per store). The rule is [`choose`]: lower mean L1–9 over the splits
-//! *and* lower on at least three of the four, a level check no worse, and L1–12 no worse.
-//! [`lowo`] holds each week of the 28 days out in turn (printed, not in the rule yet). The
+//! (one `sales` partition per store). [`lowo`] holds each week of the 28 days out in turn.
+//! The rule is [`choose`]: lower mean L1–9 over the splits, lower on at least three of the
+//! eight splits and held-out weeks and on more than twice as many as it is higher, the weeks'
+//! mean no worse, a level check no worse, and L1–12 no worse. The
 //! rolling 28-day splits over the ten series with a full daily history are printed but are
 //! not part of the rule: ten single items in five store × departments (groups of one or two
 //! items) say nothing about levels 1–9 of 30,490 series, and they rejected estimators that are
@@ -51,6 +52,9 @@ pub struct SelectionRow {
     pub l1_12: Vec<f64>,
     /// WSPL mean of levels 1–12 per split (with the default quantile model).
     pub wspl: Vec<f64>,
+    /// WRMSSE L1–9 of each held-out week of [`WEEKS`] ([`lowo`]); empty or NaN when the
+    /// candidate has no backcast (middle-out).
+    pub weeks: Vec<f64>,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -83,6 +87,14 @@ pub const PREVIOUS_DEFAULT: Pooled = Pooled {
     min_weekday_days: 0,
     snap_rounds: 0,
     trim_weekday: 0,
+    outlier_z: 0.0,
+};
+
+/// The default this selection starts from (adopted in the first selection of 2026-12-07): issue 7's
+/// model with one SNAP factor per store × department, no days left out.
+pub const BASELINE: Pooled = Pooled {
+    snap_pool: SnapPool::StoreDept,
+    ..PREVIOUS_DEFAULT
 };
 
 /// A candidate: a pooled model, optionally reconciled middle-out, fitted per store.
@@ -126,11 +138,11 @@ fn plain(pooled: Pooled) -> Candidate {
     }
 }
 
-/// Every candidate, the previous default first: issue 16's structural changes (SNAP per store
-/// × department, the yearly factor weekday-adjusted, over two years, or pooled per department
-/// over all stores again), the earlier ones
-/// (event days, SNAP / weekday rounds, trimming), one-parameter neighbours and the middle-out
-/// reconciliations. [`Pooled::default`] is one of them.
+/// Every candidate, [`BASELINE`] first: the model before issue 16
+/// ([`PREVIOUS_DEFAULT`]), issue 16's structural changes (SNAP per store × department, store
+/// days far from their weekday left out, the yearly factor weekday-adjusted, over two years, or
+/// pooled per department over all stores again), the earlier ones (event days, SNAP / weekday
+/// rounds, trimming), one-parameter neighbours and the middle-out reconciliations.
 pub fn candidates() -> Vec<Candidate> {
     let old = PREVIOUS_DEFAULT;
     let spec = YearlySpec::ISSUE_7;
@@ -141,18 +153,22 @@ pub fn candidates() -> Vec<Candidate> {
             ..spec
         })
     };
-    let snap_sd = Pooled {
-        snap_pool: SnapPool::StoreDept,
-        ..old
-    };
+    let snap_sd = BASELINE;
     // Issue 7's department pool, which fitting per store shrank to a store × department one.
     let all_stores = YearlySpec {
         pool: YearlyPool::DeptAllStores,
         ..spec
     };
-    let mut pooled = vec![
-        old,
+    let outliers = |z| Pooled {
+        outlier_z: z,
+        ..snap_sd
+    };
+    let first = vec![
         snap_sd,
+        old,
+        outliers(3.5),
+        outliers(3.0),
+        outliers(2.5),
         Pooled {
             yearly: adjusted(1),
             ..old
@@ -199,7 +215,8 @@ pub fn candidates() -> Vec<Candidate> {
             ..old
         },
     ];
-    for p in [
+    let mut pooled: Vec<Pooled> = Vec::new();
+    for p in first.into_iter().chain([
         Pooled {
             halflife: 7.0,
             ..old
@@ -231,8 +248,7 @@ pub fn candidates() -> Vec<Candidate> {
             yearly: None,
             ..old
         },
-        Pooled::default(),
-    ] {
+    ]) {
         if !pooled.contains(&p) {
             pooled.push(p);
         }
@@ -261,6 +277,7 @@ pub fn run(
             l1_9: Vec::new(),
             l1_12: Vec::new(),
             wspl: Vec::new(),
+            weeks: Vec::new(),
         })
         .collect();
     let quantiles = QuantileModel::default();
@@ -334,21 +351,47 @@ pub fn best(rows: &[SelectionRow]) -> Option<&SelectionRow> {
         .min_by(|a, b| a.mean_l1_9().total_cmp(&b.mean_l1_9()))
 }
 
+/// How many of the paired scores `new` has lower and higher than `old` (non-finite pairs
+/// skipped).
+fn lower_higher(new: &[f64], old: &[f64]) -> (usize, usize) {
+    let pairs = || {
+        new.iter()
+            .zip(old)
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+    };
+    (
+        pairs().filter(|(a, b)| a < b).count(),
+        pairs().filter(|(a, b)| a > b).count(),
+    )
+}
+
+/// Whether a row has a score for every held-out week.
+fn has_weeks(r: &SelectionRow) -> bool {
+    r.weeks.len() == WEEKS.len() && r.weeks.iter().all(|w| w.is_finite())
+}
+
 /// Why a candidate passes or fails [`choose`] against `rows[0]`.
 pub fn verdict(rows: &[SelectionRow], level: &[f64], i: usize) -> String {
     let (old, new) = (&rows[0], &rows[i]);
-    let wins = new
-        .l1_9
-        .iter()
-        .zip(&old.l1_9)
-        .filter(|(a, b)| a < b)
-        .count();
+    let (f_low, f_high) = lower_higher(&new.l1_9, &old.l1_9);
     let mut why = Vec::new();
     if new.mean_l1_9() >= old.mean_l1_9() {
         why.push("mean L1-9 not lower".to_string());
     }
-    if wins * 4 < new.l1_9.len() * 3 {
-        why.push(format!("lower on {wins} of {} splits", new.l1_9.len()));
+    if has_weeks(new) && has_weeks(old) {
+        let (w_low, w_high) = lower_higher(&new.weeks, &old.weeks);
+        if mean(&new.weeks) > mean(&old.weeks) {
+            why.push("held-out weeks worse".to_string());
+        }
+        let (low, high) = (f_low + w_low, f_high + w_high);
+        if low < 3 || low <= 2 * high {
+            why.push(format!(
+                "lower on {low}, higher on {high} of {} splits and weeks",
+                new.l1_9.len() + new.weeks.len()
+            ));
+        }
+    } else if f_low * 4 < new.l1_9.len() * 3 {
+        why.push(format!("lower on {f_low} of {} splits", new.l1_9.len()));
     }
     if level[i] > level[0] + 1e-12 {
         why.push("level check worse".to_string());
@@ -363,9 +406,14 @@ pub fn verdict(rows: &[SelectionRow], level: &[f64], i: usize) -> String {
     }
 }
 
-/// The decision rule. A candidate replaces the previous default (`rows[0]`) only if
-/// * its mean WRMSSE L1–9 over the splits is lower **and** it is lower on at least three of
-///   the four splits (no one split decides);
+/// The decision rule. A candidate replaces the default (`rows[0]`) only if
+/// * its mean WRMSSE L1–9 over the four forward splits is lower;
+/// * with a backcast ([`lowo`]): its mean over the four held-out weeks is no worse, and over
+///   the eight scores (four splits, four weeks) it is lower on at least three and on more than
+///   twice as many as it is higher: no one split decides, and a change that only some splits
+///   can see (a forward split with two Sundays cannot judge how a third one is weighed) is
+///   judged where it acts. Without one (middle-out): lower on at least three of the four
+///   splits;
 /// * its level check (`level[i]`, [`crate::levelcheck`]: mean over ~50 month-to-month origins
 ///   × every series, levels 1–9) is no worse: the splits share one April → May, so for the
 ///   level they are one observation;
@@ -389,6 +437,7 @@ mod tests {
             l1_9,
             l1_12: Vec::new(),
             wspl: Vec::new(),
+            weeks: Vec::new(),
         }
     }
 
@@ -423,7 +472,54 @@ mod tests {
             c.iter()
                 .any(|c| c.pooled == Pooled::default() && c.middle.is_none())
         );
-        assert_eq!(c[0].pooled, PREVIOUS_DEFAULT);
+        assert_eq!(c[0].pooled, BASELINE);
+        assert!(c.iter().any(|c| c.pooled == PREVIOUS_DEFAULT));
         assert!(c[0].model().name().ends_with("per partition"));
+    }
+
+    #[test]
+    fn held_out_weeks_judge_a_change_the_forward_splits_cannot_see() {
+        let mut rows = vec![
+            row("default", vec![0.7, 0.5, 0.6, 0.4]),
+            // Changes only the last split, and three held-out weeks: passes.
+            row("seen late", vec![0.7, 0.5, 0.6, 0.39]),
+            // The same forward scores, one week worse: 4 lower, 1 higher.
+            row("one week worse", vec![0.7, 0.5, 0.6, 0.39]),
+            // Lower on every split, worse on three weeks: 4 lower, 3 higher.
+            row("weeks disagree", vec![0.69, 0.49, 0.59, 0.39]),
+            // Lower on every split, the weeks' mean worse.
+            row("weeks mean worse", vec![0.69, 0.49, 0.59, 0.39]),
+            // Only one split and one week lower.
+            row("too little", vec![0.7, 0.5, 0.6, 0.39]),
+        ];
+        let weeks = [
+            [0.6, 0.9, 0.6, 0.45],
+            [0.6, 0.89, 0.55, 0.44],
+            [0.61, 0.89, 0.55, 0.44],
+            [0.61, 0.91, 0.61, 0.4],
+            [0.59, 0.95, 0.6, 0.45],
+            [0.6, 0.9, 0.59, 0.45],
+        ];
+        for (r, w) in rows.iter_mut().zip(weeks) {
+            r.weeks = w.to_vec();
+            r.l1_12 = vec![0.8; 4];
+        }
+        let level = [0.2; 6];
+        assert_eq!(verdict(&rows, &level, 1), "passes");
+        assert_eq!(verdict(&rows, &level, 2), "passes");
+        assert_eq!(
+            verdict(&rows, &level, 3),
+            "lower on 5, higher on 3 of 8 splits and weeks"
+        );
+        assert_eq!(verdict(&rows, &level, 4), "held-out weeks worse");
+        assert_eq!(
+            verdict(&rows, &level, 5),
+            "lower on 2, higher on 0 of 8 splits and weeks"
+        );
+        // Both pass with the same forward mean; the first of the lowest wins.
+        assert_eq!(choose(&rows, &level), 1);
+        // A middle-out candidate (no weeks) keeps the three-of-four rule.
+        rows[1].weeks = vec![f64::NAN; 4];
+        assert_eq!(verdict(&rows, &level, 1), "lower on 1 of 4 splits");
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! * **weekday profile** per store × department: mean sales of each weekday over the mean of all
 //!   days, shrunk toward the store's profile (`store_share`).
+//! * **days left out**: a store's days far below the other days of their weekday (a holiday
+//!   such as Mother's Day; [`Pooled::outlier_z`]) take no part in any estimate of its series.
 //! * **SNAP** per state × category (or per store × department, [`SnapPool`]): mean
 //!   de-weekdayed sales on SNAP days over non-SNAP days (1 when the history lacks either kind
 //!   of day).
@@ -22,7 +24,7 @@
 //! series there.
 
 use super::price;
-use super::profile::{snap_factors, trim_outlier_days, usable_days, weekday_profile};
+use super::profile::{outlier_days, snap_factors, trim_outlier_days, usable_days, weekday_profile};
 use super::yearly::{self, YearlySpec};
 use super::{Context, Model};
 use aisle_m5::SeriesMeta;
@@ -80,16 +82,22 @@ pub struct Pooled {
     /// Weekday profiles leave out, per weekday with at least this many days, the day farthest
     /// from that weekday's median (0 = off; 4 = only with four weeks of history).
     pub trim_weekday: usize,
+    /// Leave out of every estimate of a store the days its total sits more than this many
+    /// robust standard deviations below its weekday's other days (`profile::outlier_days`;
+    /// 0 = off).
+    pub outlier_z: f64,
 }
 
 impl Default for Pooled {
-    /// Issue 7's setting with one SNAP factor per store × department, chosen by issue 16's
-    /// selection ([`crate::selection::choose`], fitted per store as `forecast run` fits it):
-    /// lower mean WRMSSE L1–9 over the four in-window origins and lower at each of them, the
-    /// level check ([`crate::levelcheck`]) unchanged, L1–12 lower. Skipping event days,
-    /// re-estimating weekday and SNAP alternately, trimming, other half-lives and store shares,
-    /// the weekday-adjusted or two-year yearly factor, and yearly ^1 (better in-window, much
-    /// worse on the level check) did not pass; BENCHMARKS.md has every split.
+    /// Issue 7's setting with one SNAP factor per store × department and a store's low outlier
+    /// days left out (more than 2.5 robust standard deviations below its weekday, e.g. Mother's
+    /// Day), chosen by issue 16's two selections ([`crate::selection::choose`], fitted per store
+    /// as `forecast run` fits it): lower mean WRMSSE L1–9 over the four in-window origins, lower
+    /// on most of them and of the held-out weeks, the level check ([`crate::levelcheck`])
+    /// unchanged, L1–12 lower. Skipping calendar event days, re-estimating weekday and SNAP
+    /// alternately, trimming, other half-lives and store shares, the weekday-adjusted or
+    /// two-year yearly factor, and yearly ^1 (better in-window, much worse on the level check)
+    /// did not pass; BENCHMARKS.md has every split.
     fn default() -> Self {
         Self {
             halflife: 14.0,
@@ -103,6 +111,7 @@ impl Default for Pooled {
             min_weekday_days: 0,
             snap_rounds: 0,
             trim_weekday: 0,
+            outlier_z: 2.5,
         }
     }
 }
@@ -236,10 +245,10 @@ impl Pooled {
                     }
                 ),
             },
-            if self.trim_weekday > 0 {
-                format!(",trim_weekday>={}", self.trim_weekday)
-            } else {
-                String::new()
+            match (self.trim_weekday, self.outlier_z) {
+                (0, z) if z <= 0.0 => String::new(),
+                (0, z) => format!(",outlier_days>{z}sd"),
+                (k, _) => format!(",trim_weekday>={k}"),
             },
             match self.yearly {
                 Some(y) => format!(
@@ -300,6 +309,34 @@ impl Pooled {
         let (snap_groups, n_snap) = group_index(ctx.series.iter().map(|m| self.snap_pool.key(m)));
 
         let g_sum = sum_rows(ctx.history, &groups, n_groups);
+        let mut store_sum = vec![vec![0.0; days]; n_stores];
+        let mut store_state = vec![(String::new(), String::new()); n_stores];
+        for (i, row) in ctx.history.iter().enumerate() {
+            let m = &ctx.series[i];
+            store_state[stores[i]] = (m.store_id.clone(), m.state_id.clone());
+            for (o, &v) in store_sum[stores[i]].iter_mut().zip(row) {
+                *o += f64::from(v);
+            }
+        }
+        // Usable days per store: without the days its total says are outliers.
+        let use_s: Vec<Vec<bool>> = store_sum
+            .iter()
+            .zip(&store_state)
+            .map(|(y, (store, st))| {
+                let snap: Vec<bool> = (0..days as i32)
+                    .map(|t| ctx.calendar.snap(first + t, st))
+                    .collect();
+                let far = outlier_days(y, &hist_wdays, &snap, &use_day, self.outlier_z);
+                if far.iter().any(|&f| f) {
+                    let left_out: Vec<i32> = (0..days)
+                        .filter(|&t| far[t])
+                        .map(|t| first + t as i32)
+                        .collect();
+                    tracing::debug!(%store, ?left_out, "store days far below their weekday");
+                }
+                use_day.iter().zip(far).map(|(&u, f)| u && !f).collect()
+            })
+            .collect();
         // Group of a store-dept → its store (every series of a group shares the store).
         let mut store_of_group = vec![0; n_groups];
         let mut state_of_group = vec![String::new(); n_groups];
@@ -347,8 +384,9 @@ impl Pooled {
             }
             let store_prof: Vec<[f64; 7]> = s_sum
                 .iter()
-                .map(|y| {
-                    let u = trim_outlier_days(y, &hist_wdays, &use_day, self.trim_weekday);
+                .zip(&use_s)
+                .map(|(y, use_day)| {
+                    let u = trim_outlier_days(y, &hist_wdays, use_day, self.trim_weekday);
                     weekday_profile(y, &hist_wdays, &u)
                 })
                 .collect();
@@ -356,7 +394,8 @@ impl Pooled {
                 .iter()
                 .enumerate()
                 .map(|(g, y)| {
-                    let u = trim_outlier_days(y, &hist_wdays, &use_day, self.trim_weekday);
+                    let use_day = &use_s[store_of_group[g]];
+                    let u = trim_outlier_days(y, &hist_wdays, use_day, self.trim_weekday);
                     let own = weekday_profile(y, &hist_wdays, &u);
                     let st = store_prof[store_of_group[g]];
                     std::array::from_fn(|w| {
@@ -372,7 +411,7 @@ impl Pooled {
                     &snap_of_group,
                     n_snap,
                     &hist_wdays,
-                    &use_day,
+                    |g, t| use_s[store_of_group[g]][t],
                 );
             }
         }
@@ -428,7 +467,7 @@ impl Pooled {
                 for t in (0..row.len()).rev() {
                     let d = first + t as i32;
                     let on_sale = !any_price || hist_prices[t].is_some() || row[t] > 0.0;
-                    if on_sale && use_day[t] {
+                    if on_sale && use_s[stores[i]][t] {
                         num += weight * f64::from(row[t]);
                         den += weight * expect(d, hist_wdays[t]) * q(hist_prices[t]);
                     }

@@ -195,3 +195,40 @@ fn backcast_ignores_the_held_out_week_and_recovers_it() {
     let fitted = Pooled::default().forecast(&Context { horizon: 7, ..ctx });
     assert!((fitted[0][0] - 3.0).abs() > 0.1, "{fitted:?}");
 }
+
+#[test]
+fn a_holiday_that_empties_a_store_does_not_lower_its_weekday() {
+    // Two items in one store, four weeks, shape 1,1,1,1,1,2,2 with a little noise; the second
+    // Sunday (index 8 from a Saturday start: wday 2) sells 30 % less in both items.
+    let shape = [2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+    let series = vec![
+        SeriesMeta::from_ids("F_1_001", "CA_1").unwrap(),
+        SeriesMeta::from_ids("F_1_002", "CA_1").unwrap(),
+    ];
+    let row = |scale: f32| -> Vec<f32> {
+        (0..28)
+            .map(|t| {
+                let noise = 1.0 + 0.04 * ((t * 3 % 5) as f32 - 2.0) / 2.0;
+                let dip = if t == 8 { 0.7 } else { 1.0 };
+                shape[t % 7] as f32 * scale * 100.0 * noise * dip
+            })
+            .collect()
+    };
+    let history = vec![row(1.0), row(2.0)];
+    let cal = calendar(60);
+    let prices = Prices::default();
+    let ctx = Context::daily(&series, &history, 7, &cal, &prices);
+    let kept = Pooled {
+        outlier_z: 0.0,
+        ..Pooled::default()
+    }
+    .forecast(&ctx);
+    let left_out = Pooled::default().forecast(&ctx);
+    // The horizon starts on a Saturday: day 1 is the Sunday.
+    let sunday_to_monday = |f: &[Vec<f32>]| f64::from(f[0][1] / f[0][2]);
+    assert!(
+        (sunday_to_monday(&left_out) - 2.0).abs() < 0.08,
+        "{left_out:?}"
+    );
+    assert!(sunday_to_monday(&kept) < 1.9, "{kept:?}");
+}
