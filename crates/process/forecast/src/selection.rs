@@ -215,40 +215,49 @@ pub fn candidates() -> Vec<Candidate> {
             ..old
         },
     ];
+    // One-parameter neighbours of issue 7's model (the first selection) and of today's
+    // default (this one).
+    let neighbours = |base: Pooled| {
+        [
+            Pooled {
+                halflife: 7.0,
+                ..base
+            },
+            Pooled {
+                halflife: 28.0,
+                ..base
+            },
+            Pooled {
+                halflife: f64::INFINITY,
+                ..base
+            },
+            Pooled {
+                store_share: 0.25,
+                ..base
+            },
+            Pooled {
+                store_share: 0.75,
+                ..base
+            },
+            Pooled {
+                yearly: Some(YearlySpec {
+                    shrink: 1.0,
+                    ..spec
+                }),
+                ..base
+            },
+            Pooled {
+                yearly: None,
+                ..base
+            },
+        ]
+    };
     let mut pooled: Vec<Pooled> = Vec::new();
-    for p in first.into_iter().chain([
-        Pooled {
-            halflife: 7.0,
-            ..old
-        },
-        Pooled {
-            halflife: 28.0,
-            ..old
-        },
-        Pooled {
-            halflife: f64::INFINITY,
-            ..old
-        },
-        Pooled {
-            store_share: 0.25,
-            ..old
-        },
-        Pooled {
-            store_share: 0.75,
-            ..old
-        },
-        Pooled {
-            yearly: Some(YearlySpec {
-                shrink: 1.0,
-                ..spec
-            }),
-            ..old
-        },
-        Pooled {
-            yearly: None,
-            ..old
-        },
-    ]) {
+    for p in first
+        .into_iter()
+        .chain(neighbours(old))
+        .chain(neighbours(outliers(2.5)))
+    {
         if !pooled.contains(&p) {
             pooled.push(p);
         }
