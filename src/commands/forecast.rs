@@ -60,7 +60,10 @@ pub struct RunArgs {
     /// restarted instance fences its dead predecessor at once). Default: the process id.
     #[arg(long, value_name = "ID")]
     pub instance_id: Option<String>,
-    /// Model: pooled (default), snaive, ma, ses, croston, tsb, naive.
+    /// Model: pooled (default: built for a few weeks of daily sales plus monthly totals, the
+    /// data shipped here), auto (gbdt when the history holds at least 365 daily days, e.g.
+    /// Kaggle's full sales_train_evaluation.csv, else pooled), gbdt, snaive, ma, ses, croston,
+    /// tsb, naive. BENCHMARKS.md has each one's accuracy.
     #[arg(long, default_value = "pooled")]
     pub model: String,
     /// Days to forecast.
