@@ -245,11 +245,13 @@ impl Pooled {
                     }
                 ),
             },
-            match (self.trim_weekday, self.outlier_z) {
-                (0, z) if z <= 0.0 => String::new(),
-                (0, z) => format!(",outlier_days>{z}sd"),
-                (k, _) => format!(",trim_weekday>={k}"),
-            },
+            [
+                (self.trim_weekday > 0).then(|| format!(",trim_weekday>={}", self.trim_weekday)),
+                (self.outlier_z > 0.0).then(|| format!(",outlier_days>{}sd", self.outlier_z)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<String>(),
             match self.yearly {
                 Some(y) => format!(
                     "{:?}^{}{}{}",
