@@ -357,13 +357,13 @@ fn selection_tables(
         "\nleave-one-week-out (selection::lowo): WRMSSE L1-9 of the held-out week, fitted per store on the other three"
     );
     println!("| model | {} | mean |", heads.join(" | "));
-    for (r, w) in cand_rows.iter().zip(&weeks) {
-        println!("| {} | {} |", r.model, per_split(w));
+    for r in cand_rows {
+        println!("| {} | {} |", r.model, per_split(&r.weeks));
     }
     println!("\nrule (selection::choose) against the default (first row):");
     println!("| model | mean L1-9 | mean L1-12 | level check | leave-one-week-out | verdict |");
     for (i, r) in cand_rows.iter().enumerate().skip(1) {
-        let w = &weeks[i];
+        let w = &r.weeks;
         println!(
             "| {} | {:.4} | {:.4} | {:.4} | {:.4} (lower in {} of 4) | {} |",
             r.model,
@@ -371,7 +371,10 @@ fn selection_tables(
             r.mean_l1_12(),
             level[i],
             w.iter().sum::<f64>() / 4.0,
-            w.iter().zip(&weeks[0]).filter(|(a, b)| a < b).count(),
+            w.iter()
+                .zip(&cand_rows[0].weeks)
+                .filter(|(a, b)| a < b)
+                .count(),
             selection::verdict(cand_rows, &level, i)
         );
     }

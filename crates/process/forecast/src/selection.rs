@@ -153,7 +153,6 @@ pub fn candidates() -> Vec<Candidate> {
             ..spec
         })
     };
-    let snap_sd = BASELINE;
     // Issue 7's department pool, which fitting per store shrank to a store × department one.
     let all_stores = YearlySpec {
         pool: YearlyPool::DeptAllStores,
@@ -161,10 +160,10 @@ pub fn candidates() -> Vec<Candidate> {
     };
     let outliers = |z| Pooled {
         outlier_z: z,
-        ..snap_sd
+        ..BASELINE
     };
     let first = vec![
-        snap_sd,
+        BASELINE,
         old,
         outliers(3.5),
         outliers(3.0),
@@ -183,7 +182,7 @@ pub fn candidates() -> Vec<Candidate> {
         },
         Pooled {
             yearly: adjusted(2),
-            ..snap_sd
+            ..BASELINE
         },
         Pooled {
             yearly: Some(all_stores),
@@ -191,7 +190,7 @@ pub fn candidates() -> Vec<Candidate> {
         },
         Pooled {
             yearly: Some(all_stores),
-            ..snap_sd
+            ..BASELINE
         },
         Pooled {
             yearly: Some(YearlySpec {
@@ -199,7 +198,7 @@ pub fn candidates() -> Vec<Candidate> {
                 adjust: true,
                 ..all_stores
             }),
-            ..snap_sd
+            ..BASELINE
         },
         Pooled {
             skip_events: true,

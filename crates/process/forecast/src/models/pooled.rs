@@ -128,12 +128,13 @@ fn group_index<'a>(keys: impl Iterator<Item = String> + 'a) -> (Vec<usize>, usiz
     (idx, n)
 }
 
-fn sum_rows(rows: &[Vec<f32>], group: &[usize], n: usize) -> Vec<Vec<f64>> {
+/// The rows added up into `n` sums, row `i` into sum `into[i]`.
+fn add_up<T: Copy + Into<f64>>(rows: &[Vec<T>], into: &[usize], n: usize) -> Vec<Vec<f64>> {
     let len = rows.first().map_or(0, Vec::len);
     let mut out = vec![vec![0.0; len]; n];
-    for (row, &g) in rows.iter().zip(group) {
-        for (o, &v) in out[g].iter_mut().zip(row) {
-            *o += f64::from(v);
+    for (row, &k) in rows.iter().zip(into) {
+        for (o, &v) in out[k].iter_mut().zip(row) {
+            *o += v.into();
         }
     }
     out
@@ -310,25 +311,36 @@ impl Pooled {
         let (stores, n_stores) = group_index(ctx.series.iter().map(|m| m.store_id.clone()));
         let (snap_groups, n_snap) = group_index(ctx.series.iter().map(|m| self.snap_pool.key(m)));
 
-        let g_sum = sum_rows(ctx.history, &groups, n_groups);
-        let mut store_sum = vec![vec![0.0; days]; n_stores];
-        let mut store_state = vec![(String::new(), String::new()); n_stores];
-        for (i, row) in ctx.history.iter().enumerate() {
-            let m = &ctx.series[i];
-            store_state[stores[i]] = (m.store_id.clone(), m.state_id.clone());
-            for (o, &v) in store_sum[stores[i]].iter_mut().zip(row) {
-                *o += f64::from(v);
-            }
+        let g_sum = add_up(ctx.history, &groups, n_groups);
+        // Group of a store-dept → its store (every series of a group shares the store).
+        let mut store_of_group = vec![0; n_groups];
+        let mut state_of_group = vec![String::new(); n_groups];
+        let mut snap_of_group = vec![0; n_groups];
+        let mut store_name = vec![String::new(); n_stores];
+        for (i, m) in ctx.series.iter().enumerate() {
+            store_of_group[groups[i]] = stores[i];
+            state_of_group[groups[i]] = m.state_id.clone();
+            snap_of_group[groups[i]] = snap_groups[i];
+            store_name[stores[i]].clone_from(&m.store_id);
         }
-        // Usable days per store: without the days its total says are outliers.
-        let use_s: Vec<Vec<bool>> = store_sum
+        let is_snap: Vec<Vec<bool>> = state_of_group
             .iter()
-            .zip(&store_state)
-            .map(|(y, (store, st))| {
-                let snap: Vec<bool> = (0..days as i32)
+            .map(|st| {
+                (0..days as i32)
                     .map(|t| ctx.calendar.snap(first + t, st))
-                    .collect();
-                let far = outlier_days(y, &hist_wdays, &snap, &use_day, self.outlier_z);
+                    .collect()
+            })
+            .collect();
+        // Usable days per store: without the days its total says are outliers.
+        let mut store_snap: Vec<&[bool]> = vec![&[]; n_stores];
+        for (g, &s) in store_of_group.iter().enumerate() {
+            store_snap[s] = &is_snap[g];
+        }
+        let use_s: Vec<Vec<bool>> = add_up(&g_sum, &store_of_group, n_stores)
+            .iter()
+            .zip(store_snap.iter().zip(&store_name))
+            .map(|(y, (snap, store))| {
+                let far = outlier_days(y, &hist_wdays, snap, &use_day, self.outlier_z);
                 if far.iter().any(|&f| f) {
                     let left_out: Vec<i32> = (0..days)
                         .filter(|&t| far[t])
@@ -337,23 +349,6 @@ impl Pooled {
                     tracing::debug!(%store, ?left_out, "store days far below their weekday");
                 }
                 use_day.iter().zip(far).map(|(&u, f)| u && !f).collect()
-            })
-            .collect();
-        // Group of a store-dept → its store (every series of a group shares the store).
-        let mut store_of_group = vec![0; n_groups];
-        let mut state_of_group = vec![String::new(); n_groups];
-        let mut snap_of_group = vec![0; n_groups];
-        for (i, m) in ctx.series.iter().enumerate() {
-            store_of_group[groups[i]] = stores[i];
-            state_of_group[groups[i]] = m.state_id.clone();
-            snap_of_group[groups[i]] = snap_groups[i];
-        }
-        let is_snap: Vec<Vec<bool>> = state_of_group
-            .iter()
-            .map(|st| {
-                (0..days as i32)
-                    .map(|t| ctx.calendar.snap(first + t, st))
-                    .collect()
             })
             .collect();
         // Weekday profiles and SNAP factors, alternately: round 0 takes the profile from the
@@ -378,13 +373,7 @@ impl Pooled {
                         .collect()
                 })
                 .collect();
-            let mut s_sum = vec![vec![0.0; days]; n_stores];
-            for (g, y) in adj.iter().enumerate() {
-                for (o, v) in s_sum[store_of_group[g]].iter_mut().zip(y) {
-                    *o += v;
-                }
-            }
-            let store_prof: Vec<[f64; 7]> = s_sum
+            let store_prof: Vec<[f64; 7]> = add_up(&adj, &store_of_group, n_stores)
                 .iter()
                 .zip(&use_s)
                 .map(|(y, use_day)| {

@@ -84,8 +84,12 @@ pub(super) fn outlier_days(
     z: f64,
 ) -> Vec<bool> {
     let mut out = vec![false; y.len()];
-    let used: Vec<f64> = (0..y.len()).filter(|&t| use_day[t]).map(|t| y[t]).collect();
-    let mean = used.iter().sum::<f64>() / used.len().max(1) as f64;
+    let (sum, n) = y
+        .iter()
+        .zip(use_day)
+        .filter(|(_, u)| **u)
+        .fold((0.0, 0usize), |(s, n), (v, _)| (s + v, n + 1));
+    let mean = sum / n.max(1) as f64;
     if z <= 0.0 || mean < OUTLIER_MIN_UNITS {
         return out;
     }
